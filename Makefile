@@ -1,0 +1,49 @@
+# The two README commands. Both create .venv on a fresh machine and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEV_STAMP := $(VENV)/.stamp-dev
+RUN_STAMP := $(VENV)/.stamp-run
+DEMO_OUT ?= demo_output
+
+.PHONY: test demo lint typecheck pytest docs benchmarks clean help
+
+help:
+	@echo "make demo   - train a small GANimation on synthetic faces and write an animation ($(DEMO_OUT)/)"
+	@echo "make test   - ruff, mypy --strict, pytest (unit, integration, doctests, notebooks), strict docs build"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the project's metadata changes.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy --strict src
+
+pytest: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+docs: $(DEV_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: lint typecheck pytest docs
+
+demo: $(RUN_STAMP)
+	$(BIN)/ganimation demo --output $(DEMO_OUT)
+
+benchmarks: $(DEV_STAMP)
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf site build dist .pytest_cache .mypy_cache .ruff_cache

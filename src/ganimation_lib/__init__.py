@@ -1,0 +1,35 @@
+"""ganimation_lib: GANimation (Pumarola et al., ECCV 2018) as a typed, pip-installable PyTorch library.
+
+Examples:
+    >>> import torch
+    >>> from ganimation_lib import Generator, GeneratorConfig
+    >>> g = Generator(GeneratorConfig(image_size=32, conv_dim=8, num_residual_blocks=1))
+    >>> g(torch.zeros(1, 3, 32, 32), torch.zeros(1, 17)).image.shape
+    torch.Size([1, 3, 32, 32])
+"""
+
+from ._version import __version__ as __version__
+from .losses import LossWeights as LossWeights
+from .models import XK as XK
+from .models import Critic as Critic
+from .models import CriticConfig as CriticConfig
+from .models import CriticOutput as CriticOutput
+from .models import Discriminator as Discriminator
+from .models import Generator as Generator
+from .models import GeneratorConfig as GeneratorConfig
+from .models import GeneratorOutput as GeneratorOutput
+from .models import Residual as Residual
+
+__all__ = [
+    "XK",
+    "Critic",
+    "CriticConfig",
+    "CriticOutput",
+    "Discriminator",
+    "Generator",
+    "GeneratorConfig",
+    "GeneratorOutput",
+    "LossWeights",
+    "Residual",
+    "__version__",
+]

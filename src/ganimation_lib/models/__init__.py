@@ -1,0 +1,25 @@
+"""Networks: the generator, the critic and the blocks they are built from."""
+
+from .blocks import XK as XK
+from .blocks import Residual as Residual
+from .blocks import init_official_ as init_official_
+from .critic import Critic as Critic
+from .critic import CriticConfig as CriticConfig
+from .critic import CriticOutput as CriticOutput
+from .critic import Discriminator as Discriminator
+from .generator import Generator as Generator
+from .generator import GeneratorConfig as GeneratorConfig
+from .generator import GeneratorOutput as GeneratorOutput
+
+__all__ = [
+    "XK",
+    "Critic",
+    "CriticConfig",
+    "CriticOutput",
+    "Discriminator",
+    "Generator",
+    "GeneratorConfig",
+    "GeneratorOutput",
+    "Residual",
+    "init_official_",
+]

@@ -1,0 +1,180 @@
+"""The GANimation critic: a PatchGAN WGAN critic that also regresses the AUs of its input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import init_official_
+from .config import ConfigMixin, check_choice, check_positive_int
+from .generator import WeightInit
+
+__all__ = ["CRITIC_PRESETS", "Critic", "CriticConfig", "CriticOutput", "Discriminator"]
+
+CRITIC_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
+
+
+@dataclass(frozen=True)
+class CriticConfig(ConfigMixin):
+    """Every choice that defines a GANimation critic.
+
+    Attributes:
+        image_size: Side of the square images the critic judges; must be divisible by ``2**depth``,
+            because the AU head's kernel spans the whole final feature map.
+        num_aus: Number of AUs the regression head predicts.
+        conv_dim: Filters of the first convolution; doubled by each further one.
+        depth: Number of stride-2 4×4 convolutions in the trunk (official ``repeat_num``, 6 at 128 px).
+        leaky_slope: Negative slope of the LeakyReLU after each trunk convolution (official 0.01).
+        conv_bias: Bias on the trunk convolutions (both known codebases: yes). The heads never have one.
+        weight_init: ``"official"`` (conv weights N(0, 0.02), biases 0) or ``"pytorch"``.
+    """
+
+    image_size: int = 128
+    num_aus: int = 17
+    conv_dim: int = 64
+    depth: int = 6
+    leaky_slope: float = 0.01
+    conv_bias: bool = True
+    weight_init: WeightInit = "official"
+
+    def __post_init__(self) -> None:
+        owner = "CriticConfig"
+        for name in ("image_size", "num_aus", "conv_dim", "depth"):
+            check_positive_int(owner, name, getattr(self, name))
+        if self.image_size % (2**self.depth) != 0:
+            raise ValueError(
+                f"CriticConfig.image_size={self.image_size} is not divisible by 2**depth={2**self.depth}: "
+                f"use an image size that is a multiple of {2**self.depth} or a smaller depth "
+                f"(for {self.image_size} px at most {_max_depth(self.image_size)})"
+            )
+        if not isinstance(self.leaky_slope, (int, float)) or self.leaky_slope < 0:
+            raise ValueError(f"CriticConfig.leaky_slope={self.leaky_slope!r} must be a number >= 0")
+        check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
+
+    @property
+    def final_size(self) -> int:
+        """Side of the critic's score map (``image_size / 2**depth``)."""
+        return self.image_size // 2**self.depth
+
+    @classmethod
+    def official(cls, **overrides: Any) -> CriticConfig:
+        """albertpumarola/GANimation's discriminator (128 px, conv_dim 64, depth 6).
+
+        Examples:
+            >>> CriticConfig.official(image_size=32, depth=4).final_size
+            2
+        """
+        return cls(**overrides)
+
+    @classmethod
+    def replicate(cls, **overrides: Any) -> CriticConfig:
+        """donydchen/ganimation_replicate's discriminator: the same layers as official under other names."""
+        return cls(**overrides)
+
+    @classmethod
+    def cyclegan(cls, **overrides: Any) -> CriticConfig:
+        """The critic used with the CycleGAN-style generator: the official PatchGAN critic."""
+        return cls(**overrides)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> CriticConfig:
+        """Build a named preset (``"official"``, ``"replicate"`` or ``"cyclegan"``) with ``overrides``."""
+        if name not in CRITIC_PRESETS:
+            raise ValueError(f"unknown critic preset {name!r}; choose one of {list(CRITIC_PRESETS)}")
+        return {"official": cls.official, "replicate": cls.replicate, "cyclegan": cls.cyclegan}[name](**overrides)
+
+
+def _max_depth(image_size: int) -> int:
+    depth = 0
+    while image_size % 2 == 0 and image_size > 1:
+        image_size //= 2
+        depth += 1
+    return depth
+
+
+@dataclass
+class CriticOutput:
+    """What :class:`Critic` returns.
+
+    Attributes:
+        score: The WGAN critic's patch scores, (B, 1, h, w) with ``h = w = image_size / 2**depth``;
+            higher means "more real".
+        aus: The regressed AUs, (B, num_aus).
+    """
+
+    score: Tensor
+    aus: Tensor
+
+
+class Critic(nn.Module):
+    """The GANimation critic (WGAN-GP discriminator with an AU-regression head).
+
+    A trunk of ``depth`` stride-2 4×4 convolutions with LeakyReLU (no normalisation, as WGAN-GP needs),
+    then a critic head (3×3 conv → 1-channel score map) and an AU head (a convolution whose kernel spans
+    the final feature map → ``num_aus`` values).
+
+    Args:
+        config: The architecture; ``None`` means ``CriticConfig()`` (the official preset at 128 px).
+
+    Examples:
+        >>> import torch
+        >>> critic = Critic(CriticConfig(image_size=32, conv_dim=8, depth=4))
+        >>> out = critic(torch.zeros(1, 3, 32, 32))
+        >>> out.score.shape, out.aus.shape
+        (torch.Size([1, 1, 2, 2]), torch.Size([1, 17]))
+    """
+
+    def __init__(self, config: CriticConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = CriticConfig() if config is None else config
+        if not isinstance(config, CriticConfig):
+            raise TypeError(f"config must be a CriticConfig, got {type(config).__name__}")
+        layers: list[nn.Module] = []
+        channels_in, channels = 3, config.conv_dim
+        for _ in range(config.depth):
+            layers.append(nn.Conv2d(channels_in, channels, 4, stride=2, padding=1, bias=config.conv_bias))
+            layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
+            channels_in, channels = channels, channels * 2
+        self.trunk = nn.Sequential(*layers)
+        self.score_head = nn.Conv2d(channels_in, 1, 3, stride=1, padding=1, bias=False)
+        self.au_head = nn.Conv2d(channels_in, config.num_aus, config.final_size, bias=False)
+        if config.weight_init == "official":
+            init_official_(self)
+
+    @property
+    def num_aus(self) -> int:
+        """Number of AUs the regression head predicts."""
+        return self.config.num_aus
+
+    def check_inputs(self, images: Tensor) -> None:
+        """Raise a ``ValueError`` naming the problem if ``images`` cannot be judged by this critic."""
+        if not isinstance(images, Tensor):
+            raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+        if images.dim() != 4:
+            raise ValueError(
+                f"images must have shape (B, 3, H, W), got {tuple(images.shape)}; "
+                "add a batch dimension with images.unsqueeze(0)"
+            )
+        if images.shape[1] != 3:
+            raise ValueError(f"images must have 3 (RGB) channels, got {images.shape[1]} in {tuple(images.shape)}")
+        if not images.is_floating_point():
+            raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
+        size = self.config.image_size
+        if tuple(images.shape[-2:]) != (size, size):
+            raise ValueError(
+                f"this Critic judges {size}x{size} images (CriticConfig.image_size), got "
+                f"{images.shape[-2]}x{images.shape[-1]}; resize the images or build a critic for that size"
+            )
+
+    def forward(self, images: Tensor) -> CriticOutput:
+        """Score ``images`` (B, 3, image_size, image_size) and regress their AUs."""
+        self.check_inputs(images)
+        features = self.trunk(images)
+        return CriticOutput(score=self.score_head(features), aus=torch.flatten(self.au_head(features), 1))
+
+
+Discriminator = Critic
+"""Alias of :class:`Critic` under the name the official code uses."""

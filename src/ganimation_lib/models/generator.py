@@ -1,0 +1,229 @@
+"""The GANimation generator: a face and target AUs in, a colour image and an attention mask out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import XK, PaddingMode, Residual, init_official_
+from .config import ConfigMixin, check_choice, check_positive_int
+
+__all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
+
+WeightInit = Literal["official", "pytorch"]
+GENERATOR_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
+_PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig(ConfigMixin):
+    """Every choice that defines a GANimation generator.
+
+    The defaults are the ``official`` preset (albertpumarola/GANimation at 128 px). Use the presets
+    :meth:`official`, :meth:`replicate` and :meth:`cyclegan` (or :meth:`from_preset`) rather than
+    spelling out variants by hand.
+
+    Attributes:
+        image_size: Side of the square training images. The generator is fully convolutional and takes
+            any H×W divisible by 4; this is the size it was built and trained for.
+        num_aus: Length of the AU vector (17 for OpenFace's default GANimation set).
+        conv_dim: Filters of the first ``c7s1`` unit; doubled by each of the two downsamplings.
+        num_residual_blocks: Residual blocks at 1/4 resolution (0 allowed: no bottleneck).
+        padding_mode: Padding of the 7×7 and residual convolutions (``"zeros"`` official,
+            ``"reflect"`` CycleGAN). Strided convolutions always pad with zeros, as in both codebases.
+        norm_affine: InstanceNorm with learned scale/shift (official) or without (replicate).
+        conv_bias: Bias on the trunk convolutions (official: no; replicate: yes). The heads never have one.
+        down_kernel_size: Kernel of the two stride-2 downsampling convolutions (4 official, 3 CycleGAN).
+        up_kernel_size: Kernel of the two stride-2 transposed convolutions (4 official, 3 CycleGAN).
+        residual_relu: ReLU after the second norm inside each residual block (CycleGAN-style variant).
+        weight_init: ``"official"`` (conv weights N(0, 0.02), biases 0) or ``"pytorch"`` (PyTorch defaults).
+    """
+
+    image_size: int = 128
+    num_aus: int = 17
+    conv_dim: int = 64
+    num_residual_blocks: int = 6
+    padding_mode: PaddingMode = "zeros"
+    norm_affine: bool = True
+    conv_bias: bool = False
+    down_kernel_size: int = 4
+    up_kernel_size: int = 4
+    residual_relu: bool = False
+    weight_init: WeightInit = "official"
+
+    def __post_init__(self) -> None:
+        owner = "GeneratorConfig"
+        for name in ("image_size", "num_aus", "conv_dim", "down_kernel_size", "up_kernel_size"):
+            check_positive_int(owner, name, getattr(self, name))
+        n = self.num_residual_blocks
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"{owner}.num_residual_blocks={n!r} must be an integer >= 0")
+        if self.image_size % 4 != 0 or self.image_size < 8:
+            raise ValueError(
+                f"{owner}.image_size={self.image_size} must be a multiple of 4 and at least 8 "
+                "(the generator downsamples twice by 2); try 32, 64 or 128"
+            )
+        check_choice(owner, "padding_mode", self.padding_mode, _PADDING_MODES)
+        check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
+
+    @classmethod
+    def official(cls, **overrides: Any) -> GeneratorConfig:
+        """albertpumarola/GANimation: zero padding, affine InstanceNorm, no conv bias, 4×4 strided convs.
+
+        Examples:
+            >>> GeneratorConfig.official(image_size=32, conv_dim=8).num_residual_blocks
+            6
+        """
+        return cls(**overrides)
+
+    @classmethod
+    def replicate(cls, **overrides: Any) -> GeneratorConfig:
+        """donydchen/ganimation_replicate: like official, but InstanceNorm without affine and conv bias on."""
+        return cls(**{"norm_affine": False, "conv_bias": True, **overrides})
+
+    @classmethod
+    def cyclegan(cls, **overrides: Any) -> GeneratorConfig:
+        """CycleGAN-style: reflect padding, 3×3 strided and transposed convs, ReLU after the second
+        residual norm; 6 residual blocks below 256 px, 9 from 256 px up (unless given).
+
+        Examples:
+            >>> GeneratorConfig.cyclegan(image_size=256).num_residual_blocks
+            9
+        """
+        size = overrides.get("image_size", cls.image_size)
+        defaults: dict[str, Any] = {
+            "padding_mode": "reflect",
+            "down_kernel_size": 3,
+            "up_kernel_size": 3,
+            "residual_relu": True,
+            "num_residual_blocks": 9 if isinstance(size, int) and size >= 256 else 6,
+        }
+        return cls(**{**defaults, **overrides})
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> GeneratorConfig:
+        """Build a named preset (``"official"``, ``"replicate"`` or ``"cyclegan"``) with ``overrides``."""
+        if name not in GENERATOR_PRESETS:
+            raise ValueError(f"unknown generator preset {name!r}; choose one of {list(GENERATOR_PRESETS)}")
+        factory = {"official": cls.official, "replicate": cls.replicate, "cyclegan": cls.cyclegan}[name]
+        return factory(**overrides)
+
+
+@dataclass
+class GeneratorOutput:
+    """What :class:`Generator` returns.
+
+    Attributes:
+        image: The composed face, ``attention * input + (1 - attention) * color``, (B, 3, H, W) in [-1, 1].
+        color: The colour regression ``C``, (B, 3, H, W) in [-1, 1] (tanh).
+        attention: The attention mask ``A``, (B, 1, H, W) in [0, 1] (sigmoid); 1 keeps the input pixel.
+    """
+
+    image: Tensor
+    color: Tensor
+    attention: Tensor
+
+
+class Generator(nn.Module):
+    """The GANimation generator.
+
+    AUs are tiled over H×W and concatenated to the image channels, then
+    ``c7s1-k → d2k → d4k → R4k × N → u2k → uk`` produces features from which a colour head
+    (7×7 conv → tanh, 3 channels) and an attention head (7×7 conv → sigmoid, 1 channel) are computed.
+    The output image is ``A·input + (1−A)·C``.
+
+    Args:
+        config: The architecture; ``None`` means ``GeneratorConfig()`` (the official preset at 128 px).
+
+    Examples:
+        >>> import torch
+        >>> g = Generator(GeneratorConfig(image_size=32, conv_dim=8, num_residual_blocks=1))
+        >>> out = g(torch.zeros(2, 3, 32, 32), torch.rand(2, 17))
+        >>> out.image.shape, out.attention.shape
+        (torch.Size([2, 3, 32, 32]), torch.Size([2, 1, 32, 32]))
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = GeneratorConfig() if config is None else config
+        if not isinstance(config, GeneratorConfig):
+            raise TypeError(f"config must be a GeneratorConfig, got {type(config).__name__}")
+        d = config.conv_dim
+        trunk: dict[str, Any] = {"norm_affine": config.norm_affine, "bias": config.conv_bias}
+        self.encoder = nn.Sequential(
+            XK("ck", 3 + config.num_aus, d, kernel_size=7, padding_mode=config.padding_mode, **trunk),
+            XK("dk", d, 2 * d, kernel_size=config.down_kernel_size, **trunk),
+            XK("dk", 2 * d, 4 * d, kernel_size=config.down_kernel_size, **trunk),
+        )
+        self.bottleneck = nn.Sequential(
+            *(
+                Residual(
+                    4 * d,
+                    padding_mode=config.padding_mode,
+                    relu_after_second_norm=config.residual_relu,
+                    **trunk,
+                )
+                for _ in range(config.num_residual_blocks)
+            )
+        )
+        self.decoder = nn.Sequential(
+            XK("uk", 4 * d, 2 * d, kernel_size=config.up_kernel_size, **trunk),
+            XK("uk", 2 * d, d, kernel_size=config.up_kernel_size, **trunk),
+        )
+        head: dict[str, Any] = {"kernel_size": 7, "padding": 3, "padding_mode": config.padding_mode, "bias": False}
+        self.color_head = nn.Conv2d(d, 3, **head)
+        self.attention_head = nn.Conv2d(d, 1, **head)
+        if config.weight_init == "official":
+            init_official_(self)
+
+    @property
+    def num_aus(self) -> int:
+        """Length of the AU vector this generator is conditioned on."""
+        return self.config.num_aus
+
+    def check_inputs(self, images: Tensor, aus: Tensor) -> None:
+        """Raise a ``ValueError`` naming the problem if ``images``/``aus`` cannot be fed to this generator."""
+        if not isinstance(images, Tensor) or not isinstance(aus, Tensor):
+            raise TypeError(
+                f"images and aus must be torch.Tensors, got {type(images).__name__} and {type(aus).__name__}"
+            )
+        if images.dim() != 4:
+            raise ValueError(
+                f"images must have shape (B, 3, H, W), got {tuple(images.shape)}; "
+                "add a batch dimension with images.unsqueeze(0)"
+            )
+        if images.shape[1] != 3:
+            raise ValueError(f"images must have 3 (RGB) channels, got {images.shape[1]} in {tuple(images.shape)}")
+        if not images.is_floating_point():
+            raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
+        h, w = images.shape[-2:]
+        if h % 4 or w % 4 or h < 8 or w < 8:
+            raise ValueError(
+                f"image size {h}x{w} cannot go through the generator: H and W must be multiples of 4 "
+                f"and at least 8; resize to {self.config.image_size}x{self.config.image_size}"
+            )
+        if aus.dim() != 2:
+            raise ValueError(f"aus must have shape (B, num_aus), got {tuple(aus.shape)}")
+        if aus.shape[1] != self.config.num_aus:
+            raise ValueError(
+                f"aus has {aus.shape[1]} values per image, but this Generator was built for "
+                f"{self.config.num_aus} (GeneratorConfig.num_aus)"
+            )
+        if aus.shape[0] != images.shape[0]:
+            raise ValueError(f"batch sizes differ: {images.shape[0]} images but {aus.shape[0]} AU vectors")
+        if aus.is_floating_point() and bool(torch.isnan(aus).any()):
+            raise ValueError("aus contains NaN; replace missing AU values (e.g. with 0) before calling the generator")
+
+    def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
+        """Animate ``images`` (B, 3, H, W) in [-1, 1] towards ``aus`` (B, num_aus)."""
+        self.check_inputs(images, aus)
+        b, _, h, w = images.shape
+        tiled = aus.to(images.dtype)[:, :, None, None].expand(b, aus.shape[1], h, w)
+        features = self.decoder(self.bottleneck(self.encoder(torch.cat([images, tiled], dim=1))))
+        color = torch.tanh(self.color_head(features))
+        attention = torch.sigmoid(self.attention_head(features))
+        image = attention * images + (1 - attention) * color
+        return GeneratorOutput(image=image, color=color, attention=attention)
