@@ -21,7 +21,6 @@ from .models import GeneratorOutput as GeneratorOutput
 from .models import Residual as Residual
 
 __all__ = [
-    "XK",
     "Critic",
     "CriticConfig",
     "CriticOutput",
@@ -31,5 +30,6 @@ __all__ = [
     "GeneratorOutput",
     "LossWeights",
     "Residual",
+    "XK",
     "__version__",
 ]

@@ -35,7 +35,9 @@ ExpressionLossForm = Literal["official", "mean"]
 
 def _check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}; they must match")
+        raise ValueError(
+            f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}; they must match"
+        )
 
 
 def _check_attention(attention: Tensor) -> None:
@@ -120,7 +122,8 @@ def gradient_penalty(
             create_graph=create_graph,
         )
         norms = grad.reshape(batch, -1).norm(2, dim=1)
-        return ((norms - 1) ** 2).mean()
+        penalty: Tensor = ((norms - 1) ** 2).mean()
+        return penalty
 
 
 def attention_saturation_loss(attention: Tensor) -> Tensor:
@@ -138,7 +141,8 @@ def attention_saturation_loss(attention: Tensor) -> Tensor:
 def attention_smoothness_loss(attention: Tensor, form: SmoothnessForm = "l1_sum") -> Tensor:
     """Total variation of the attention mask, which keeps it smooth.
 
-    * ``"l1_sum"`` (official code, default): ``Σ|A[..., :, 1:] − A[..., :, :-1]| + Σ|A[..., 1:, :] − A[..., :-1, :]|``
+    * ``"l1_sum"`` (official code, default):
+      ``Σ|A[..., :, 1:] − A[..., :, :-1]| + Σ|A[..., 1:, :] − A[..., :-1, :]|``
       summed over the whole batch, so its scale grows with batch and image size (hence its tiny official
       weight, 1e-5).
     * ``"squared_mean"`` (the paper's squared form, normalised): mean of the squared horizontal differences

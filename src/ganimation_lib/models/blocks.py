@@ -173,7 +173,8 @@ class Residual(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x + f(x)``."""
-        return x + self.second(self.first(x))
+        out: Tensor = x + self.second(self.first(x))
+        return out
 
 
 def init_official_(module: nn.Module, std: float = 0.02) -> None:

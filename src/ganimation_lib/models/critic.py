@@ -57,7 +57,7 @@ class CriticConfig(ConfigMixin):
     @property
     def final_size(self) -> int:
         """Side of the critic's score map (``image_size / 2**depth``)."""
-        return self.image_size // 2**self.depth
+        return self.image_size >> self.depth
 
     @classmethod
     def official(cls, **overrides: Any) -> CriticConfig:
