@@ -77,7 +77,7 @@ def gradient_penalty(
     fake: Tensor,
     *,
     alpha: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     create_graph: bool = True,
 ) -> Tensor:
     """WGAN-GP: ``mean_i (‖∇_x̂ D(x̂_i)‖₂ − 1)²`` on random interpolates ``x̂ = α·real + (1−α)·fake``.
@@ -93,7 +93,7 @@ def gradient_penalty(
         fake: Generated images of the same shape (detached or not).
         alpha: Interpolation weights broadcastable to ``real`` (e.g. (B, 1, 1, 1)); ``None`` draws
             U(0, 1) per sample.
-        generator: Random generator for ``alpha`` (reproducibility).
+        rng: Random number generator for ``alpha`` (reproducibility).
         create_graph: Keep the graph of the gradient so the penalty can be back-propagated (training).
 
     Examples:
@@ -107,14 +107,16 @@ def gradient_penalty(
     if real.dim() < 2:
         raise ValueError(f"real and fake must have a batch dimension, got shape {tuple(real.shape)}")
     batch = real.shape[0]
-    real32, fake32 = real.detach().float(), fake.detach().float()
+    # At least float32: half inputs are promoted, float64 stays float64 (gradcheck).
+    dtype = torch.promote_types(real.dtype, torch.float32)
+    real32, fake32 = real.detach().to(dtype), fake.detach().to(dtype)
     if alpha is None:
         shape = (batch,) + (1,) * (real.dim() - 1)
-        alpha = torch.rand(shape, device=real.device, generator=generator)
-    alpha = alpha.to(device=real.device, dtype=real32.dtype)
+        alpha = torch.rand(shape, device=real.device, generator=rng)
+    alpha = alpha.to(device=real.device, dtype=dtype)
     interpolates = (alpha * real32 + (1 - alpha) * fake32).requires_grad_(True)
     with torch.autocast(device_type=real.device.type, enabled=False):
-        scores = critic(interpolates).float()
+        scores = critic(interpolates).to(dtype)
         (grad,) = torch.autograd.grad(
             outputs=scores,
             inputs=interpolates,
