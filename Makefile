@@ -35,7 +35,7 @@ pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 docs: $(DEV_STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test: lint typecheck pytest docs
 
