@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from .blocks import init_official_
 from .config import ConfigMixin, check_choice, check_positive_int
 from .generator import WeightInit
+from .pretrained import PretrainedMixin
 
 __all__ = ["CRITIC_PRESETS", "Critic", "CriticConfig", "CriticOutput", "Discriminator"]
 
@@ -109,7 +110,7 @@ class CriticOutput:
     aus: Tensor
 
 
-class Critic(nn.Module):
+class Critic(nn.Module, PretrainedMixin):
     """The GANimation critic (WGAN-GP discriminator with an AU-regression head).
 
     A trunk of ``depth`` stride-2 4×4 convolutions with LeakyReLU (no normalisation, as WGAN-GP needs),

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .blocks import XK, PaddingMode, Residual, init_official_
 from .config import ConfigMixin, check_choice, check_positive_int
+from .pretrained import PretrainedMixin
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
 
@@ -134,7 +135,7 @@ class GeneratorOutput:
     attention: Tensor
 
 
-class Generator(nn.Module):
+class Generator(nn.Module, PretrainedMixin):
     """The GANimation generator.
 
     AUs are tiled over H×W and concatenated to the image channels, then
