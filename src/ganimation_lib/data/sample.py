@@ -14,7 +14,7 @@ class AUSample(NamedTuple):
 
     A ``NamedTuple`` so that PyTorch's default ``DataLoader`` collation batches it field by field and keeps
     the type: a batch is an ``AUSample`` whose tensors gain a leading batch dimension and whose strings
-    become lists.
+    become tuples.
 
     Attributes:
         image: (3, H, W) float32 in [-1, 1].
@@ -29,7 +29,7 @@ class AUSample(NamedTuple):
         >>> s = AUSample(torch.zeros(3, 8, 8), torch.zeros(17), torch.ones(17), "b.jpg", "a.jpg")
         >>> batch = default_collate([s, s])
         >>> type(batch).__name__, batch.image.shape, batch.name
-        ('AUSample', torch.Size([2, 3, 8, 8]), ['a.jpg', 'a.jpg'])
+        ('AUSample', torch.Size([2, 3, 8, 8]), ('a.jpg', 'a.jpg'))
     """
 
     image: Tensor
