@@ -18,6 +18,10 @@ EXPECTED_PUBLIC_NAMES = {
     "LossWeights",
     "Residual",
     "__version__",
+    "AUSample",
+    "AU_NAMES",
+    "SyntheticFaces",
+    "aus_for",
 }
 
 

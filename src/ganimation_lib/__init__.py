@@ -9,6 +9,10 @@ Examples:
 """
 
 from ._version import __version__ as __version__
+from .aus import AU_NAMES as AU_NAMES
+from .aus import aus_for as aus_for
+from .data import AUSample as AUSample
+from .data import SyntheticFaces as SyntheticFaces
 from .losses import LossWeights as LossWeights
 from .models import XK as XK
 from .models import Critic as Critic
@@ -21,6 +25,8 @@ from .models import GeneratorOutput as GeneratorOutput
 from .models import Residual as Residual
 
 __all__ = [
+    "AUSample",
+    "AU_NAMES",
     "Critic",
     "CriticConfig",
     "CriticOutput",
@@ -30,6 +36,8 @@ __all__ = [
     "GeneratorOutput",
     "LossWeights",
     "Residual",
+    "SyntheticFaces",
     "XK",
     "__version__",
+    "aus_for",
 ]
