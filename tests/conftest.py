@@ -36,3 +36,13 @@ def tiny_critic_config(preset: str = "official", **overrides: object) -> CriticC
     """A 32 px, 8-channel, depth-4 critic (2×2 score map) of the given preset."""
     kwargs: dict[str, object] = {"image_size": 32, "conv_dim": 8, "depth": 4, **overrides}
     return CriticConfig.from_preset(preset, **kwargs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``gpu`` on machines without CUDA (CI has none; they run on a lent GPU machine)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
