@@ -1,9 +1,55 @@
-"""Data: the sample type, OpenFace reading, datasets and synthetic faces."""
+"""Data: the sample type, OpenFace reading, label files, datasets and synthetic faces."""
 
+from .dataset import AUDataset as AUDataset
+from .dataset import DatasetReport as DatasetReport
+from .dataset import load_image as load_image
+from .errors import DataFormatError as DataFormatError
+from .errors import UnsafePickleError as UnsafePickleError
+from .labels import AUTable as AUTable
+from .labels import AUTableWriter as AUTableWriter
+from .labels import read_attributes_txt as read_attributes_txt
+from .labels import read_au_table as read_au_table
+from .labels import read_ids as read_ids
+from .labels import read_labels as read_labels
+from .labels import read_official_pickle as read_official_pickle
+from .labels import write_attributes_txt as write_attributes_txt
+from .labels import write_au_table as write_au_table
+from .labels import write_ids as write_ids
+from .openface import OpenFaceCSV as OpenFaceCSV
+from .openface import OpenFaceFace as OpenFaceFace
+from .openface import read_openface_csv as read_openface_csv
+from .prepare import PrepareSummary as PrepareSummary
+from .prepare import prepare_openface as prepare_openface
 from .sample import AUSample as AUSample
 from .synthetic import SyntheticFaces as SyntheticFaces
 from .synthetic import contact_sheet as contact_sheet
 from .targets import RandomOtherTarget as RandomOtherTarget
 from .targets import TargetSampler as TargetSampler
 
-__all__ = ["AUSample", "RandomOtherTarget", "SyntheticFaces", "TargetSampler", "contact_sheet"]
+__all__ = [
+    "AUDataset",
+    "AUSample",
+    "AUTable",
+    "AUTableWriter",
+    "DataFormatError",
+    "DatasetReport",
+    "OpenFaceCSV",
+    "OpenFaceFace",
+    "PrepareSummary",
+    "RandomOtherTarget",
+    "SyntheticFaces",
+    "TargetSampler",
+    "UnsafePickleError",
+    "contact_sheet",
+    "load_image",
+    "prepare_openface",
+    "read_attributes_txt",
+    "read_au_table",
+    "read_ids",
+    "read_labels",
+    "read_official_pickle",
+    "read_openface_csv",
+    "write_attributes_txt",
+    "write_au_table",
+    "write_ids",
+]

@@ -1,0 +1,326 @@
+"""``AUDataset``: a folder of face images plus an AU label file, checked at construction.
+
+Layout (what :func:`~ganimation_lib.data.prepare.prepare_openface` and
+:meth:`~ganimation_lib.data.synthetic.SyntheticFaces.write` produce, and the official dataset's)::
+
+    root/
+      imgs/                 face images (any of .jpg .png .bmp ...)
+      aus.csv               AU table (or aus_openface.pkl, or attributes.txt)
+      train_ids.csv         optional: the names of the training images, one per line
+      test_ids.csv          optional: the names of the test images
+
+Labels are matched to images by file name, or by stem when the labels have none (the official pickle's keys
+are basenames without extension).
+
+Examples:
+    >>> import tempfile
+    >>> from ganimation_lib.data.synthetic import SyntheticFaces
+    >>> root = SyntheticFaces(num_identities=2, items_per_identity=2, image_size=32).write(tempfile.mkdtemp())
+    >>> data = AUDataset(root, image_size=32)
+    >>> len(data), data[0].image.shape, data[0].name
+    (4, torch.Size([3, 32, 32]), '000000_id0.png')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..aus import AU_NAMES, AU_SCALE, _check_au_names
+from .errors import DataFormatError
+from .labels import AUTable, read_ids, read_labels
+from .prepare import IMAGE_EXTENSIONS
+from .sample import AUSample
+from .targets import RandomOtherTarget, TargetSampler
+
+__all__ = ["AUDataset", "DatasetReport", "load_image"]
+
+Split = Literal["all", "train", "test"]
+_LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
+_EXAMPLES = 5
+
+
+@dataclass
+class DatasetReport:
+    """What :class:`AUDataset` found wrong at construction (each problem's items were skipped).
+
+    Attributes:
+        bad_rows: Label rows that could not be used (wrong value count, text, NaN, out of range, duplicates).
+        rows_without_images: Label rows naming an image that is not in the folder.
+        images_without_rows: Images in the folder with no label row.
+        unreadable_images: Images that do not open as images.
+        examples: Up to 5 examples per problem.
+    """
+
+    bad_rows: int = 0
+    rows_without_images: int = 0
+    images_without_rows: int = 0
+    unreadable_images: int = 0
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def _add(self, problem: str, example: str) -> None:
+        setattr(self, problem, getattr(self, problem) + 1)
+        shown = self.examples.setdefault(problem, [])
+        if len(shown) < _EXAMPLES:
+            shown.append(example)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was skipped."""
+        return not (self.bad_rows or self.rows_without_images or self.images_without_rows or self.unreadable_images)
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "no problems"
+        parts = []
+        for problem in ("bad_rows", "rows_without_images", "images_without_rows", "unreadable_images"):
+            count = getattr(self, problem)
+            if count:
+                parts.append(f"{count} {problem.replace('_', ' ')} (e.g. {'; '.join(self.examples[problem])})")
+        return ", ".join(parts)
+
+
+def load_image(path: str | Path, image_size: int) -> Tensor:
+    """Load an image as a (3, image_size, image_size) float32 tensor in [-1, 1].
+
+    The image is scaled so its shorter side is ``image_size`` and centre-cropped: aspect is never distorted.
+
+    Raises:
+        DataFormatError: If the file is not a readable image.
+    """
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.fit(opened.convert("RGB"), (image_size, image_size), Image.Resampling.BICUBIC)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise DataFormatError(f"is not a readable image ({error})", path) from None
+    array = np.asarray(image, dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1).mul_(2 / 255).sub_(1).contiguous()
+
+
+def _image_readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
+    return True
+
+
+class AUDataset(Dataset[AUSample]):
+    """Face images with their AUs, yielding :class:`~ganimation_lib.data.sample.AUSample`.
+
+    Args:
+        root: Dataset folder (see the module docs); gives the defaults of ``images``, ``labels`` and the ids
+            files. May be ``None`` when ``images`` and ``labels`` are given.
+        images: Image folder (default: ``root/imgs`` if it exists, else ``root``).
+        labels: AU label file: AU table ``.csv``, official ``.pkl`` or ``attributes.txt`` (default: the
+            first of ``aus.csv``, ``aus_openface.pkl``, ``attributes.txt`` found in ``root``, then in the
+            image folder).
+        image_size: Side of the returned images (scaled and centre-cropped, never distorted).
+        au_names: AUs to use, in this order (default: the 17 OpenFace AUs).
+        au_scale: Raw values are divided by it (default 5: OpenFace 0-5 → [0, 1]; 1 keeps raw values).
+        flip: Probability of a horizontal flip per item (0 = never; ``True`` means 0.5). AUs are symmetric,
+            so the labels stay valid.
+        target_sampler: Chooses target AUs (default: the official recipe,
+            :class:`~ganimation_lib.data.targets.RandomOtherTarget`).
+        split: ``"all"``, or ``"train"`` / ``"test"``: from ``<split>_ids.csv`` in ``root`` when it exists,
+            else a seeded random split with ``test_fraction`` of the items in the test part.
+        ids: Explicit names to use (a list, or an ids file), instead of ``split``.
+        test_fraction: Share of items in the test split when there are no ids files.
+        split_seed: Seed of that random split (same seed, same split, on any machine).
+        check_images: Open every image at construction to find unreadable ones.
+        strict: Raise :class:`~ganimation_lib.data.errors.DataFormatError` on any problem instead of skipping
+            the item with a warning.
+
+    Raises:
+        FileNotFoundError: If a folder or label file does not exist.
+        DataFormatError: If the label file is malformed, no item is left, or (``strict``) anything was skipped.
+        ValueError: If an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        images: str | Path | None = None,
+        labels: str | Path | None = None,
+        image_size: int = 128,
+        au_names: Sequence[str] = AU_NAMES,
+        au_scale: float = AU_SCALE,
+        flip: float | bool = 0.0,
+        target_sampler: TargetSampler | None = None,
+        split: Split = "all",
+        ids: str | Path | Sequence[str] | None = None,
+        test_fraction: float = 0.1,
+        split_seed: int = 0,
+        check_images: bool = True,
+        strict: bool = False,
+    ) -> None:
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+        if not (math.isfinite(au_scale) and au_scale > 0):
+            raise ValueError(f"au_scale must be a positive number (5 for OpenFace intensities), got {au_scale}")
+        flip_probability = 0.5 if flip is True else float(flip)
+        if not 0.0 <= flip_probability <= 1.0:
+            raise ValueError(f"flip is a probability in [0, 1] (or True for 0.5), got {flip!r}")
+        if split not in ("all", "train", "test"):
+            raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}")
+        self.root = None if root is None else Path(root)
+        self.images_dir = self._resolve_images(images)
+        self.labels_path = self._resolve_labels(labels)
+        self.image_size = image_size
+        self.au_names = _check_au_names(au_names)
+        self.au_scale = float(au_scale)
+        self.flip = flip_probability
+        self.target_sampler: TargetSampler = target_sampler if target_sampler is not None else RandomOtherTarget()
+        self.strict = strict
+        self.report = DatasetReport()
+
+        table = read_labels(self.labels_path, self.au_names, strict=strict)
+        for row in table.skipped:
+            self.report._add("bad_rows", f"line {row.line} {row.file}: {row.reason}".replace("  ", " "))
+        files, values = self._match(table, check_images)
+        files, values = self._select(files, values, split, ids, test_fraction, split_seed)
+        if not self.report.ok:
+            message = f"{self.labels_path} with {self.images_dir}: {self.report}"
+            if strict:
+                raise DataFormatError(f"dataset has problems: {message}")
+            warnings.warn(f"AUDataset skipped items: {message}", stacklevel=2)
+        if not files:
+            raise DataFormatError(f"no usable items in {self.images_dir} with labels {self.labels_path}")
+        self.files: tuple[str, ...] = tuple(files)
+        self._table = torch.from_numpy((np.asarray(values, dtype=np.float64) / self.au_scale).astype(np.float32))
+
+    # ------------------------------------------------------------------------------------------ construction
+
+    def _resolve_images(self, images: str | Path | None) -> Path:
+        if images is not None:
+            folder = Path(images)
+        elif self.root is None:
+            raise ValueError("give a dataset root, or both images= and labels=")
+        else:
+            folder = self.root / "imgs" if (self.root / "imgs").is_dir() else self.root
+        if not folder.is_dir():
+            raise FileNotFoundError(f"image folder {str(folder)!r} does not exist")
+        return folder
+
+    def _resolve_labels(self, labels: str | Path | None) -> Path:
+        if labels is not None:
+            path = Path(labels)
+            if not path.is_file():
+                raise FileNotFoundError(f"label file {str(path)!r} does not exist")
+            return path
+        places = [p for p in (self.root, self.images_dir) if p is not None]
+        tried = [place / name for place in places for name in _LABEL_NAMES]
+        for candidate in tried:
+            if candidate.is_file():
+                return candidate
+        raise FileNotFoundError(
+            f"no AU labels found; tried {[str(t) for t in tried]}. Run 'ganimation prepare' or pass labels="
+        )
+
+    def _match(self, table: AUTable, check_images: bool) -> tuple[list[str], list[np.ndarray]]:
+        """Pair label rows with image files (by name, else by stem) and record what does not pair."""
+        with os.scandir(self.images_dir) as entries:
+            present = sorted(
+                e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+            )
+        by_name = set(present)
+        by_stem: dict[str, str | None] = {}
+        for present_name in present:
+            stem = os.path.splitext(present_name)[0]
+            by_stem[stem] = None if stem in by_stem else present_name  # None: ambiguous stem, match by full name only
+        files: list[str] = []
+        values: list[np.ndarray] = []
+        used: set[str] = set()
+        for label, row in zip(table.files, table.values, strict=True):
+            name: str | None = label if label in by_name else by_stem.get(os.path.splitext(label)[0])
+            if name is None:
+                self.report._add("rows_without_images", label)
+                continue
+            if name in used:
+                self.report._add("bad_rows", f"{label}: a second row for image {name}")
+                continue
+            used.add(name)
+            if check_images and not _image_readable(self.images_dir / name):
+                self.report._add("unreadable_images", name)
+                continue
+            files.append(name)
+            values.append(row)
+        for present_name in present:
+            if present_name not in used:
+                self.report._add("images_without_rows", present_name)
+        return files, values
+
+    def _select(
+        self,
+        files: list[str],
+        values: list[np.ndarray],
+        split: Split,
+        ids: str | Path | Sequence[str] | None,
+        test_fraction: float,
+        split_seed: int,
+    ) -> tuple[list[str], list[np.ndarray]]:
+        wanted: set[str] | None = None
+        if ids is not None:
+            wanted = set(read_ids(ids)) if isinstance(ids, (str, Path)) else set(ids)
+        elif split != "all":
+            ids_file = None if self.root is None else self.root / f"{split}_ids.csv"
+            if ids_file is not None and ids_file.is_file():
+                wanted = set(read_ids(ids_file))
+            else:
+                # Seeded permutation of the sorted names: the split depends only on the names and the seed.
+                order = sorted(range(len(files)), key=lambda i: files[i])
+                permuted = np.random.default_rng(split_seed).permutation(len(order))
+                test_count = max(1, round(len(files) * test_fraction)) if len(files) > 1 else 0
+                test_positions = {order[int(p)] for p in permuted[:test_count]}
+                keep = [i for i in range(len(files)) if (i in test_positions) == (split == "test")]
+                return [files[i] for i in keep], [values[i] for i in keep]
+        if wanted is None:
+            return files, values
+        stems = {os.path.splitext(w)[0] for w in wanted}
+        keep = [i for i, f in enumerate(files) if f in wanted or os.path.splitext(f)[0] in stems]
+        return [files[i] for i in keep], [values[i] for i in keep]
+
+    # ----------------------------------------------------------------------------------------------- dataset
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def aus_table(self) -> Tensor:
+        """(len, num_aus) float32 AUs of every item, already divided by ``au_scale`` (a copy)."""
+        return self._table.clone()
+
+    def __getitem__(self, index: int) -> AUSample:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an integer, got {type(index).__name__}")
+        index = int(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} items")
+        index %= len(self)
+        image = load_image(self.images_dir / self.files[index], self.image_size)
+        if self.flip > 0 and float(torch.rand(())) < self.flip:
+            image = image.flip(-1)
+        target, source = self.target_sampler(index, self._table)
+        source_name = "" if source is None else self.files[source]
+        return AUSample(image, self._table[index].clone(), target, source_name, self.files[index])
+
+    def __repr__(self) -> str:
+        return (
+            f"AUDataset({len(self)} items, images={str(self.images_dir)!r}, labels={str(self.labels_path)!r}, "
+            f"image_size={self.image_size})"
+        )

@@ -1,0 +1,252 @@
+"""Reading OpenFace CSVs: AU intensities per face, found by column name.
+
+OpenFace writes two CSV flavours, and builds differ in details; this reader copes with all of them:
+
+* **image mode** (``FaceLandmarkImg -aus``): ``face, confidence, AU01_r, ..., AU45_r, AU01_c, ..., AU45_c``,
+  one row per detected face;
+* **sequence mode** (``FeatureExtraction``): ``frame, face_id, timestamp, confidence, success, ...`` (older
+  builds: ``frame, timestamp, confidence, success, ...``), one row per face per frame;
+* without ``-aus`` the gaze, pose, landmark and shape columns come before the AUs, so every column is found
+  **by name**, never by position;
+* separators are ``,`` or ``, `` (Windows builds pad names and values with a space).
+
+Intensities (``AUxx_r``, raw 0-5) are what the library trains on; presence columns (``AUxx_c``, 0 or 1,
+including AU28, which has no intensity) are kept in :attr:`OpenFaceFace.presence`.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from ganimation_lib.aus import AU_NAMES
+    >>> header = "face, confidence, " + ", ".join(f"{a}_r" for a in AU_NAMES)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text(header + "\\n0, 0.98, " + ", ".join(["1.50"] * 17) + "\\n")
+    >>> csv_file = read_openface_csv(path)
+    >>> csv_file.mode, len(csv_file.faces), float(csv_file.pick().intensities[0])
+    ('image', 1, 1.5)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
+from .errors import DataFormatError
+from .labels import AUTable, SkippedRow, _csv_rows, _open_text, _parse_values
+
+__all__ = ["FacePolicy", "OpenFaceCSV", "OpenFaceFace", "read_openface_csv"]
+
+#: How to choose one face when a CSV row set has several: the first row, or the highest confidence.
+FacePolicy = Literal["first", "most_confident"]
+_POLICIES = ("first", "most_confident")
+
+
+@dataclass(frozen=True, eq=False)
+class OpenFaceFace:
+    """One face (one CSV row) that OpenFace tracked successfully.
+
+    Attributes:
+        line: 1-based line number in the CSV.
+        face_id: ``face`` (image mode) or ``face_id`` (sequence mode); 0 when the column is absent.
+        frame: The frame number in sequence mode, ``None`` in image mode.
+        timestamp: Seconds from the start in sequence mode, ``None`` when absent.
+        confidence: OpenFace's tracking confidence (0-1).
+        intensities: (len(au_names),) float64 raw ``_r`` intensities (0-5).
+        presence: (len(presence_names),) float64 ``_c`` values (0 or 1).
+    """
+
+    line: int
+    face_id: int
+    frame: int | None
+    timestamp: float | None
+    confidence: float
+    intensities: NDArray[np.float64]
+    presence: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class OpenFaceCSV:
+    """A parsed OpenFace CSV.
+
+    Attributes:
+        path: The file.
+        mode: ``"image"`` (FaceLandmarkImg) or ``"sequence"`` (FeatureExtraction: has a ``frame`` column).
+        au_names: Layout of every face's ``intensities``.
+        presence_names: Layout of every face's ``presence`` (all ``AUxx_c`` columns, in file order).
+        faces: Rows with ``success`` 1 (or no success column) and confidence >= ``min_confidence``.
+        low_confidence: Rows tracked successfully but below ``min_confidence``.
+        failed: Rows with ``success == 0`` (OpenFace lost the face).
+        skipped: Malformed rows (text in numbers, wrong field count, values outside 0-5), with reasons.
+    """
+
+    path: Path
+    mode: Literal["image", "sequence"]
+    au_names: tuple[str, ...]
+    presence_names: tuple[str, ...]
+    faces: tuple[OpenFaceFace, ...]
+    low_confidence: tuple[OpenFaceFace, ...]
+    failed: tuple[SkippedRow, ...]
+    skipped: tuple[SkippedRow, ...]
+
+    def pick(self, policy: FacePolicy = "first", frame: int | None = None) -> OpenFaceFace | None:
+        """Return one face: the first row or the most confident one (of ``frame`` in sequence mode).
+
+        Returns ``None`` when there is no usable face.
+
+        Raises:
+            ValueError: If ``policy`` is unknown.
+        """
+        _check_policy(policy)
+        candidates = [f for f in self.faces if frame is None or f.frame == frame]
+        if not candidates:
+            return None
+        if policy == "first":
+            return candidates[0]
+        return max(candidates, key=lambda f: f.confidence)  # max keeps the first of equal confidences
+
+    def frames(self) -> dict[int, list[OpenFaceFace]]:
+        """Usable faces grouped by frame number, in file order (sequence mode; image mode gives frame 0)."""
+        grouped: dict[int, list[OpenFaceFace]] = {}
+        for face in self.faces:
+            grouped.setdefault(0 if face.frame is None else face.frame, []).append(face)
+        return grouped
+
+    def to_table(
+        self, policy: FacePolicy = "first", name_format: str = "frame_det_{face_id:02d}_{frame:06d}.bmp"
+    ) -> AUTable:
+        """One AU-table row per frame (one face chosen per frame by ``policy``).
+
+        Args:
+            policy: Which face of a frame to keep.
+            name_format: File name of each row, formatted with ``frame`` and ``face_id``. The default is the
+                name of OpenFace's own aligned crops (``<video>_aligned/frame_det_00_000001.bmp``), so that
+                folder can be used as the image folder directly.
+        """
+        _check_policy(policy)
+        files: list[str] = []
+        rows: list[NDArray[np.float64]] = []
+        for frame, faces in self.frames().items():
+            face = faces[0] if policy == "first" else max(faces, key=lambda f: f.confidence)
+            files.append(name_format.format(frame=frame, face_id=face.face_id))
+            rows.append(face.intensities)
+        values = np.stack(rows) if rows else np.zeros((0, len(self.au_names)))
+        return AUTable(tuple(files), values, self.au_names, self.skipped, self.path)
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in _POLICIES:
+        raise ValueError(f"face policy must be one of {list(_POLICIES)}, got {policy!r}")
+
+
+def _number(text: str, column: str, integer: bool = False) -> float:
+    """Parse a numeric field of a bookkeeping column; raise ValueError with a reason."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"text {text.strip()[:20]!r} in {column}") from None
+    if not math.isfinite(value) or (integer and value != int(value)):
+        raise ValueError(f"{column} = {text.strip()[:20]!r} is not a {'whole ' if integer else ''}number")
+    return value
+
+
+def read_openface_csv(
+    path: str | Path,
+    au_names: Sequence[str] = AU_NAMES,
+    min_confidence: float = 0.0,
+    strict: bool = False,
+) -> OpenFaceCSV:
+    """Read an OpenFace CSV (image or sequence mode, either separator), finding columns by name.
+
+    Args:
+        path: The CSV.
+        au_names: AUs whose ``_r`` intensities to read, in this order (default: the 17 OpenFace AUs).
+        min_confidence: Rows below it go to ``low_confidence`` instead of ``faces``.
+        strict: Raise on the first malformed row instead of skipping it.
+
+    Raises:
+        DataFormatError: If the file is empty, not UTF-8 text, not CSV, has no ``confidence`` column or
+            lacks an ``_r`` column of ``au_names`` (or, with ``strict``, has a malformed row).
+        FileNotFoundError: If ``path`` does not exist.
+    """
+    file_path = Path(path)
+    names = _check_au_names(au_names)
+    if not (math.isfinite(min_confidence) and 0 <= min_confidence <= 1):
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    with _open_text(file_path) as handle:
+        records = _csv_rows(handle, file_path)
+        first = next(records, None)
+        if first is None:
+            raise DataFormatError("is empty; an OpenFace CSV starts with a header line", file_path)
+        header = [h.strip() for h in first[1]]
+        index = {name.lower(): i for i, name in enumerate(header)}
+        if "confidence" not in index:
+            raise DataFormatError(
+                f"has no 'confidence' column, so it is not an OpenFace CSV; header starts {header[:6]}", file_path, 1
+            )
+        intensity_columns: dict[str, int] = {}
+        presence_columns: dict[str, int] = {}
+        for i, name in enumerate(header):
+            lowered = name.lower()
+            if lowered.startswith("au") and lowered.endswith(("_r", "_c")):
+                try:
+                    au = canonical_au_name(name)
+                except ValueError:
+                    continue
+                (intensity_columns if lowered.endswith("_r") else presence_columns)[au] = i
+        missing = [au for au in names if au not in intensity_columns]
+        if missing:
+            hint = " (was OpenFace run with -aus?)" if not intensity_columns else ""
+            raise DataFormatError(
+                f"has no intensity column for {[f'{au}_r' for au in missing]}{hint}; "
+                f"it has {[f'{au}_r' for au in intensity_columns]}",
+                file_path,
+                1,
+            )
+        mode: Literal["image", "sequence"] = "sequence" if "frame" in index else "image"
+        face_column = index.get("face_id", index.get("face"))
+        frame_column, time_column, success_column = index.get("frame"), index.get("timestamp"), index.get("success")
+        confidence_column = index["confidence"]
+        positions = [intensity_columns[au] for au in names]
+        presence_names = tuple(presence_columns)
+        presence_positions = list(presence_columns.values())
+
+        faces: list[OpenFaceFace] = []
+        low: list[OpenFaceFace] = []
+        failed: list[SkippedRow] = []
+        skipped: list[SkippedRow] = []
+
+        def skip(line: int, reason: str) -> None:
+            if strict:
+                raise DataFormatError(reason, file_path, line)
+            skipped.append(SkippedRow(line, "", reason))
+
+        for line, fields in records:
+            if len(fields) != len(header):
+                skip(line, f"{len(fields)} fields, but the header has {len(header)}")
+                continue
+            try:
+                if success_column is not None and _number(fields[success_column], "success") == 0:
+                    failed.append(SkippedRow(line, "", "OpenFace did not track a face (success = 0)"))
+                    continue
+                confidence = _number(fields[confidence_column], "confidence")
+                face_id = 0 if face_column is None else int(_number(fields[face_column], "face", True))
+                frame = None if frame_column is None else int(_number(fields[frame_column], "frame", True))
+                timestamp = None if time_column is None else _number(fields[time_column], "timestamp")
+                presence = np.array([_number(fields[p], "AU_c") for p in presence_positions], dtype=np.float64)
+            except ValueError as error:
+                skip(line, str(error))
+                continue
+            values, reason = _parse_values([fields[p] for p in positions], [f"{au}_r" for au in names], 0.0, AU_SCALE)
+            if values is None:
+                skip(line, reason)
+                continue
+            face = OpenFaceFace(
+                line, face_id, frame, timestamp, confidence, np.array(values, dtype=np.float64), presence
+            )
+            (faces if confidence >= min_confidence else low).append(face)
+    return OpenFaceCSV(file_path, mode, names, presence_names, tuple(faces), tuple(low), tuple(failed), tuple(skipped))
