@@ -389,7 +389,7 @@ class SyntheticFaces(Dataset[AUSample]):
             draw.ellipse((s(ex - 0.04), s(look.eye_y - 0.01), s(ex + 0.04), s(look.eye_y + 0.11)), fill=skin_shadow)
         draw.ellipse((s(cx - fw), s(cy - fh), s(cx + fw), s(cy + fh)), fill=look.skin)
         # Hair on top: a cap whose lower edge stays above the highest brow position.
-        hairline = look.eye_y - look.brow_gap - 0.1
+        hairline = look.eye_y - look.brow_gap - 0.13
         if look.hair_style != 2:
             draw.chord(
                 (s(cx - fw - 0.015), s(cy - fh - 0.04), s(cx + fw + 0.015), s(2 * hairline - (cy - fh) + 0.04)),
