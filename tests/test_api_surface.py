@@ -18,6 +18,7 @@ EXPECTED_PUBLIC_NAMES = {
     "LossWeights",
     "Residual",
     "__version__",
+    "AUDataset",
     "AUSample",
     "AU_NAMES",
     "SyntheticFaces",

@@ -11,6 +11,7 @@ Examples:
 from ._version import __version__ as __version__
 from .aus import AU_NAMES as AU_NAMES
 from .aus import aus_for as aus_for
+from .data import AUDataset as AUDataset
 from .data import AUSample as AUSample
 from .data import SyntheticFaces as SyntheticFaces
 from .losses import LossWeights as LossWeights
@@ -25,6 +26,7 @@ from .models import GeneratorOutput as GeneratorOutput
 from .models import Residual as Residual
 
 __all__ = [
+    "AUDataset",
     "AUSample",
     "AU_NAMES",
     "Critic",
