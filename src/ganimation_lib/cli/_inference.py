@@ -1,0 +1,78 @@
+"""Helpers shared by ``ganimation edit`` and ``ganimation animate``: arguments, model and image loading."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ..devices import resolve_device
+from ..models.convert import load_checkpoint
+from ..models.generator import Generator
+
+__all__ = ["add_common_arguments", "load_generator", "open_image", "parse_box"]
+
+
+def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
+    """Parse ``--box LEFT,TOP,RIGHT,BOTTOM`` (pixels).
+
+    Examples:
+        >>> parse_box("10, 20,110,120")
+        (10, 20, 110, 120)
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        left, top, right, bottom = (int(float(p)) for p in parts)
+    except ValueError:
+        raise ValueError(
+            f"--box {text!r} must be four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. --box 120,80,280,240"
+        ) from None
+    return left, top, right, bottom
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL, IMAGE, the face box, device and checkpoint options."""
+    parser.add_argument(
+        "model", metavar="MODEL", help="a saved model directory (save_pretrained) or a checkpoint file (.pth, ...)"
+    )
+    parser.add_argument("image", metavar="IMAGE", help="the face (any image Pillow reads)")
+    parser.add_argument(
+        "--box",
+        metavar="LEFT,TOP,RIGHT,BOTTOM",
+        help="the face in a larger photo, in pixels; pixels outside it are left unchanged",
+    )
+    parser.add_argument(
+        "--feather", type=float, default=0.1, help="blend width at the box edges, fraction of its side (0-0.5)"
+    )
+    parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda:N'")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="the model's training size, for checkpoint files that do not record it (default 128)",
+    )
+
+
+def load_generator(args: argparse.Namespace) -> Generator:
+    """Load MODEL as a generator on ``--device`` (EMA weights when a training checkpoint holds them)."""
+    device = resolve_device(args.device)
+    model = load_checkpoint(args.model, kind="generator", map_location=device, image_size=args.image_size)
+    if not isinstance(model, Generator):  # kind="generator" guarantees it; keeps the type checker honest
+        raise ValueError(f"{args.model} does not hold a generator")
+    return model
+
+
+def open_image(path: str) -> Image.Image:
+    """Open IMAGE fully (so the file is closed), or say clearly that it is not an image."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            loaded = image.copy()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"cannot read {path} as an image ({error}); give a PNG, JPEG or similar file") from None
+    return loaded

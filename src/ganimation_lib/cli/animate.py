@@ -1,0 +1,81 @@
+"""``ganimation animate``: animate a face through expressions, or make it follow an AU sequence."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ..inference.animate import animate
+from ..inference.targets import EASINGS, Expression
+from ..inference.writers import save_animation
+from ._inference import add_common_arguments, load_generator, open_image, parse_box
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``animate`` sub-command."""
+    parser = subparsers.add_parser(
+        "animate",
+        help="animate a face through expressions or along an AU sequence (GIF, MP4, PNG frames)",
+        description="Animate a face: ganimation animate MODEL IMAGE --keyframes neutral,happy,surprise -o out.gif",
+    )
+    add_common_arguments(parser)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--keyframes",
+        metavar="NAME[:INTENSITY],...",
+        help="expression presets to move through, e.g. neutral,happy:0.8,surprise",
+    )
+    what.add_argument(
+        "--drive",
+        metavar="FILE",
+        help="an AU sequence to follow, one frame per row: an OpenFace sequence CSV or an attributes.txt",
+    )
+    parser.add_argument("--frames", type=int, default=16, help="frames per transition between keyframes")
+    parser.add_argument("--easing", choices=list(EASINGS), default="linear", help="interpolation between keyframes")
+    parser.add_argument("--intensity", type=float, default=1.0, help="intensity of keyframes given without one")
+    parser.add_argument("--smooth", type=int, default=0, help="moving-average window over time, in frames")
+    parser.add_argument("--duration", type=float, default=80.0, help="milliseconds per frame")
+    parser.add_argument("--loop", type=int, default=0, help="GIF repeats: 0 forever")
+    parser.add_argument("--batch-size", type=int, default=16, help="frames per generator forward")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-o", "--output", required=True, help="out.gif, out.mp4 (needs PyAV) or a folder name for PNG frames"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, render the frames in batches and write them."""
+    output = Path(args.output)
+    if output.suffix.lower() == ".mp4" and importlib.util.find_spec("av") is None:
+        raise ValueError("MP4 output needs PyAV: pip install 'ganimation_lib[video]' (or write a .gif or a PNG folder)")
+    if output.suffix.lower() not in ("", ".gif", ".mp4"):
+        raise ValueError(f"-o {args.output}: use a .gif or .mp4 file, or a folder name (no suffix) for PNG frames")
+    keyframes = None
+    if args.keyframes is not None:
+        names = [k.strip() for k in args.keyframes.split(",") if k.strip()]
+        keyframes = [Expression.parse(name, intensity=args.intensity) for name in names]
+    drive = args.drive
+    if drive is not None and not Path(drive).is_file():
+        raise FileNotFoundError(f"--drive {drive} does not exist")
+    generator = load_generator(args)
+    frames = animate(
+        generator,
+        open_image(args.image),
+        keyframes,
+        frames_per_transition=args.frames,
+        easing=args.easing,
+        drive=drive,
+        smooth=args.smooth,
+        box=parse_box(args.box),
+        feather=args.feather,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    path = save_animation(frames, output, duration=args.duration, loop=args.loop)
+    print(f"wrote {path} ({len(frames)} frames, {frames[0].size[0]}x{frames[0].size[1]})")
+    return 0

@@ -1,0 +1,118 @@
+"""``ganimation edit`` and ``ganimation animate`` end to end on a tiny saved model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganimation_lib import Generator
+from ganimation_lib.cli import main
+from tests.conftest import tiny_generator_config
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    return Generator(tiny_generator_config()).save_pretrained(tmp_path / "model")
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    array = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(array).save(path)
+    return path
+
+
+def test_edit_with_a_preset_and_a_box(model_dir: Path, photo: Path, tmp_path: Path) -> None:
+    out, view = tmp_path / "out.png", tmp_path / "view.png"
+    argv = [
+        "edit", str(model_dir), str(photo), "--expression", "happy", "--intensity", "0.8",
+        "--box", "20,10,50,40", "-o", str(out), "--side-by-side", str(view), "--device", "cpu",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    original, edited = np.asarray(Image.open(photo)), np.asarray(Image.open(out))
+    assert edited.shape == original.shape
+    assert np.array_equal(edited[:, 50:], original[:, 50:]) and np.array_equal(edited[:10], original[:10])
+    assert not np.array_equal(edited, original)
+    assert Image.open(view).size == (4 * 256 + 3 * 4, 256)
+
+
+def test_edit_with_au_values_from_a_checkpoint_file(photo: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "net_G.pth"
+    torch.save(Generator(tiny_generator_config()).state_dict(), checkpoint)
+    out = tmp_path / "out.jpg"
+    argv = ["edit", str(checkpoint), str(photo), "--au", "AU12=3.5", "--au", "AU06=2,AU25=1", "--image-size", "32"]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert Image.open(out).size == (80, 60)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "say what to change"),
+        (["--au", "AU99=1"], "AU99 is not in this AU layout"),
+        (["--au", "smile=1"], "not an AU name"),
+        (["--expression", "happy", "--box", "200,200,300,300"], "lies outside the 80x60 image"),
+        (["--expression", "happy", "--box", "1,2,3"], "LEFT,TOP,RIGHT,BOTTOM"),
+    ],
+)
+def test_edit_errors_are_reported_not_raised(
+    model_dir: Path, photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["edit", str(model_dir), str(photo), *extra, "-o", str(tmp_path / "x.png")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_edit_refuses_a_model_with_another_number_of_aus(
+    photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = Generator(tiny_generator_config(num_aus=5)).save_pretrained(tmp_path / "five", au_names=None)
+    assert main(["edit", str(model), str(photo), "--expression", "happy", "-o", str(tmp_path / "x.png")]) == 2
+    assert "built for 5 AUs" in capsys.readouterr().err
+
+
+def test_unknown_preset_is_an_argparse_error(model_dir: Path, photo: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["edit", str(model_dir), str(photo), "--expression", "jolly", "-o", "x.png"])
+    assert exit_info.value.code == 2
+
+
+def test_animate_keyframes_to_gif(model_dir: Path, photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.gif"
+    argv = ["animate", str(model_dir), str(photo), "--keyframes", "neutral,happy:0.8,surprise", "--frames", "3"]
+    assert main([*argv, "--easing", "ease", "--box", "10,5,60,55", "--quiet", "-o", str(out)]) == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == 2 * 3 + 1 and gif.size == (80, 60)
+
+
+def test_animate_drive_to_png_frames(model_dir: Path, photo: Path, fixtures_dir: Path, tmp_path: Path) -> None:
+    drive = fixtures_dir / "attributes_txt" / "attributes.txt"
+    out = tmp_path / "frames"
+    assert main(["animate", str(model_dir), str(photo), "--drive", str(drive), "--smooth", "3", "-o", str(out)]) == 0
+    assert len(list(out.glob("frame_*.png"))) == 41
+
+
+def test_animate_errors(model_dir: Path, photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["animate", str(model_dir), str(photo)]
+    assert main([*base, "--keyframes", "happy,jolly", "-o", str(tmp_path / "a.gif")]) == 2
+    assert "unknown expression 'jolly'" in capsys.readouterr().err
+    assert main([*base, "--drive", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "a.gif")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--keyframes", "happy", "-o", str(tmp_path / "a.avi")]) == 2
+    assert ".gif or .mp4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "-o", str(tmp_path / "a.gif")])  # neither --keyframes nor --drive
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("av") is not None, reason="PyAV is installed")
+def test_animate_mp4_without_pyav(
+    model_dir: Path, photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["animate", str(model_dir), str(photo), "--keyframes", "happy,sad", "-o", str(tmp_path / "a.mp4")]
+    assert main(argv) == 2
+    assert "pip install 'ganimation_lib[video]'" in capsys.readouterr().err
