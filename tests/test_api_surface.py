@@ -23,6 +23,7 @@ EXPECTED_PUBLIC_NAMES = {
     "AU_NAMES",
     "SyntheticFaces",
     "aus_for",
+    "load_checkpoint",
 }
 
 

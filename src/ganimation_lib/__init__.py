@@ -24,11 +24,16 @@ from .models import Generator as Generator
 from .models import GeneratorConfig as GeneratorConfig
 from .models import GeneratorOutput as GeneratorOutput
 from .models import Residual as Residual
+from .models.convert import load_checkpoint as load_checkpoint
+from .training import Callback as Callback
+from .training import Trainer as Trainer
+from .training import TrainerConfig as TrainerConfig
 
 __all__ = [
     "AUDataset",
     "AUSample",
     "AU_NAMES",
+    "Callback",
     "Critic",
     "CriticConfig",
     "CriticOutput",
@@ -39,7 +44,10 @@ __all__ = [
     "LossWeights",
     "Residual",
     "SyntheticFaces",
+    "Trainer",
+    "TrainerConfig",
     "XK",
     "__version__",
     "aus_for",
+    "load_checkpoint",
 ]
