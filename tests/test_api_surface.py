@@ -24,6 +24,8 @@ EXPECTED_PUBLIC_NAMES = {
     "SyntheticFaces",
     "aus_for",
     "load_checkpoint",
+    "edit",
+    "animate",
 }
 
 

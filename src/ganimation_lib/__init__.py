@@ -14,6 +14,8 @@ from .aus import aus_for as aus_for
 from .data import AUDataset as AUDataset
 from .data import AUSample as AUSample
 from .data import SyntheticFaces as SyntheticFaces
+from .inference import animate as animate
+from .inference import edit as edit
 from .losses import LossWeights as LossWeights
 from .models import XK as XK
 from .models import Critic as Critic
@@ -48,6 +50,8 @@ __all__ = [
     "TrainerConfig",
     "XK",
     "__version__",
+    "animate",
     "aus_for",
+    "edit",
     "load_checkpoint",
 ]
