@@ -158,10 +158,12 @@ class ImportedCheckpoint:
 
 def _refused_global(message: str) -> str | None:
     match = re.search(r"Unsupported global: GLOBAL (\S+)", message)
-    if match:
-        return match.group(1)
-    match = re.search(r"Unsupported operand (\d+)", message)
-    return f"pickle opcode {match.group(1)}" if match else None
+    return match.group(1) if match else None
+
+
+def _unpickler_reason(message: str) -> str:
+    match = re.search(r"WeightsUnpickler error:\s*([^\n]+)", message)
+    return (match.group(1) if match else message.strip().splitlines()[0])[:200]
 
 
 def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
@@ -189,7 +191,12 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     except pickle.UnpicklingError as error:
         refused = _refused_global(str(error))
         if refused is None:
-            raise CheckpointError(f"{file} is not a readable PyTorch checkpoint ({str(error)[:200]})") from None
+            # Corrupt data, or pickled objects built some other way: either way nothing was executed.
+            raise CheckpointError(
+                f"{file} is not a readable PyTorch checkpoint: the weights-only unpickler rejected it "
+                f"({_unpickler_reason(str(error))}); it is corrupt or holds pickled objects other "
+                "than tensors, and nothing in it was executed"
+            ) from None
         raise CheckpointError(
             f"refused to load {file}: it is a pickle that asks to call {refused} while loading, which could run "
             "arbitrary code, so nothing in it was executed. A weights file should hold only tensors: if you "
