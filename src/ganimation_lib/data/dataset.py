@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -101,7 +101,13 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     """
     try:
         with Image.open(path) as opened:
-            image = ImageOps.fit(opened.convert("RGB"), (image_size, image_size), Image.Resampling.BICUBIC)
+            rgb = opened.convert("RGB")
+        # Crop the centred square first, then resize: resizing with a box would blend in pixels from outside it.
+        side = min(rgb.size)
+        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+        image = rgb.crop((left, top, left + side, top + side))
+        if side != image_size:
+            image = image.resize((image_size, image_size), Image.Resampling.BICUBIC, reducing_gap=None)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise DataFormatError(f"is not a readable image ({error})", path) from None
     array = np.asarray(image, dtype=np.float32)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import io
 import math
 import pickle
@@ -369,12 +370,17 @@ def write_au_table(
 
 # ---------------------------------------------------------------------------------- the official pickle
 
-# The only globals a pickle of {name: float ndarray} needs (NumPy 1 and NumPy 2 spellings).
+# The only globals a pickle of {name: float ndarray} needs (NumPy 1 and NumPy 2 spellings), plus
+# _codecs.encode, which Python 3 writes into protocol-2 pickles to rebuild bytes (a pure str -> bytes function).
 _PICKLE_ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),
+    # Protocol 5 (Python 3.8+ default for numpy arrays) rebuilds them from a buffer; also a pure constructor.
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
 }
 
 
@@ -388,13 +394,18 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
                 "(only numpy arrays are allowed); it was not executed. If you trust the file, convert it to an "
                 "AU table CSV yourself"
             )
-        if name == "_reconstruct":
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
+        if name in ("_reconstruct", "_frombuffer"):
             # numpy.core is a deprecated alias of numpy._core in NumPy 2; import the real module directly.
+            submodule = "multiarray" if name == "_reconstruct" else "numeric"
             try:
-                from numpy._core.multiarray import _reconstruct
+                real = importlib.import_module(f"numpy._core.{submodule}")
             except ImportError:  # NumPy 1
-                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
-            return _reconstruct
+                real = importlib.import_module(f"numpy.core.{submodule}")
+            return getattr(real, name)
         return np.ndarray if name == "ndarray" else np.dtype
 
 
@@ -402,7 +413,8 @@ def read_official_pickle(path: str | Path, au_names: Sequence[str] = AU_NAMES, s
     """Read the official GANimation ``aus_openface.pkl``: ``{basename: float array (17,)}`` of raw AUs.
 
     The file is a Python 2 protocol-2 pickle. It is read with an unpickler that allows only the globals needed
-    to rebuild NumPy arrays (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``), so
+    to rebuild NumPy arrays (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``, and
+    ``_codecs.encode``, which Python 3 uses for bytes in protocol-2 pickles), so
     a tampered file cannot run code: anything else raises :class:`~ganimation_lib.data.errors.UnsafePickleError`
     before it is called.
 

@@ -1,0 +1,204 @@
+"""AUDataset: validation, image loading, splits, flips and target sampling."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganimation_lib.aus import AU_NAMES
+from ganimation_lib.data import AUDataset, AUSample, SyntheticFaces
+from ganimation_lib.data.errors import DataFormatError
+from ganimation_lib.data.labels import write_au_table, write_ids
+from ganimation_lib.data.targets import RandomOtherTarget
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return SyntheticFaces(num_identities=3, items_per_identity=4, image_size=SIZE, seed=2).write(
+        tmp_path_factory.mktemp("synthetic")
+    )
+
+
+def test_reads_what_synthetic_faces_write(synthetic_root: Path) -> None:
+    faces = SyntheticFaces(num_identities=3, items_per_identity=4, image_size=SIZE, seed=2)
+    data = AUDataset(synthetic_root, image_size=SIZE)
+    assert len(data) == 12 and data.report.ok
+    item = data[3]
+    assert isinstance(item, AUSample) and item.name == "000003_id0.png"
+    torch.testing.assert_close(item.aus, faces.aus_table[3], atol=1e-4, rtol=0)
+    # PNG round trip is lossless, so the image is the renderer's picture.
+    torch.testing.assert_close(item.image, faces.render_tensor(0, faces.aus_table[3]), atol=1e-6, rtol=0)
+    raw = AUDataset(synthetic_root, image_size=SIZE, au_scale=1.0)
+    torch.testing.assert_close(raw[3].aus, faces.aus_table[3] * 5, atol=5e-4, rtol=0)
+
+
+def test_images_are_resized_and_centre_cropped_without_distortion(tmp_path: Path) -> None:
+    # 80x40: red | green (middle half) | blue. A centre crop is all green; a squash would keep red and blue.
+    array = np.zeros((40, 80, 3), dtype=np.uint8)
+    array[:, :20] = (255, 0, 0)
+    array[:, 20:60] = (0, 255, 0)
+    array[:, 60:] = (0, 0, 255)
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(array).save(tmp_path / "imgs" / "wide.png")
+    write_au_table(tmp_path / "aus.csv", {"wide.png": [1.0] * 17})
+    image = AUDataset(tmp_path, image_size=16)[0].image
+    assert image.shape == (3, 16, 16)
+    torch.testing.assert_close(image[1], torch.ones(16, 16))  # green channel at +1 everywhere
+    torch.testing.assert_close(image[0], -torch.ones(16, 16))
+
+
+@pytest.fixture
+def broken_root(tmp_path: Path) -> Path:
+    """Four good items plus one of each validation problem."""
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for name in ("a.png", "b.png", "c.png", "d.png", "orphan.png"):
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(images / name)
+    (images / "corrupt.png").write_bytes(b"not a png at all")
+    rows = [f"{n},{','.join(['1.0'] * 17)}" for n in ("a.png", "b.png", "c.png", "d.png", "corrupt.png", "ghost.png")]
+    rows.append("short.png," + ",".join(["1.0"] * 12))
+    rows.append("nan.png," + ",".join(["nan"] * 17))
+    (tmp_path / "aus.csv").write_text("file," + ",".join(AU_NAMES) + "\n" + "\n".join(rows) + "\n")
+    return tmp_path
+
+
+def test_validation_reports_counts_and_skips(broken_root: Path) -> None:
+    with pytest.warns(UserWarning, match="2 bad rows.*1 rows without images.*1 images without rows"):
+        data = AUDataset(broken_root, image_size=8)
+    assert data.files == ("a.png", "b.png", "c.png", "d.png")
+    report = data.report
+    assert (report.bad_rows, report.rows_without_images) == (2, 1)
+    assert (report.images_without_rows, report.unreadable_images) == (1, 1)
+    assert report.examples["rows_without_images"] == ["ghost.png"]
+    assert report.examples["images_without_rows"] == ["orphan.png"]
+    assert report.examples["unreadable_images"] == ["corrupt.png"]
+    assert "12 fields" not in str(report) and "13 fields" in str(report) and "NaN" in str(report)
+
+
+def test_strict_validation_raises(broken_root: Path) -> None:
+    with pytest.raises(DataFormatError, match="line 8"):  # the reader stops at the first bad row
+        AUDataset(broken_root, image_size=8, strict=True)
+    (broken_root / "aus.csv").write_text(
+        "file," + ",".join(AU_NAMES) + "\n" + "\n".join(f"{n}.png,{','.join(['1'] * 17)}" for n in "wxyz") + "\n"
+    )
+    with pytest.raises(DataFormatError, match=r"4 rows without images.*6 images without rows"):
+        AUDataset(broken_root, image_size=8, strict=True)
+
+
+def test_no_usable_item_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    write_au_table(tmp_path / "aus.csv", {"b.png": [1.0] * 17})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataFormatError, match="no usable items"):
+            AUDataset(tmp_path, image_size=8)
+    with pytest.raises(FileNotFoundError, match="no AU labels"):
+        AUDataset(tmp_path / "imgs", image_size=8)
+
+
+def test_target_sampling_official_recipe(synthetic_root: Path) -> None:
+    data = AUDataset(synthetic_root, image_size=SIZE)
+    table = data.aus_table
+    torch.manual_seed(0)
+    sources = set()
+    for _ in range(20):
+        item = data[0]
+        source = data.files.index(item.target_source)
+        assert source != 0  # never its own target
+        sources.add(source)
+        noise = item.target_aus - table[source]
+        assert float(noise.abs().max()) <= 0.1 + 1e-6 and float(noise.abs().max()) > 0
+    assert len(sources) > 3
+    clipped = AUDataset(synthetic_root, image_size=SIZE, target_sampler=RandomOtherTarget(noise=0.5, clip=(0, 1)))
+    for i in range(len(clipped)):
+        target = clipped[i].target_aus
+        assert float(target.min()) >= 0 and float(target.max()) <= 1
+
+
+def test_target_sampler_is_replaceable(synthetic_root: Path) -> None:
+    def always_smile(index: int, table: torch.Tensor) -> tuple[torch.Tensor, int | None]:
+        target = torch.zeros(table.shape[1])
+        target[AU_NAMES.index("AU12")] = 1.0
+        return target, None
+
+    item = AUDataset(synthetic_root, image_size=SIZE, target_sampler=always_smile)[2]
+    assert item.target_source == "" and float(item.target_aus.sum()) == 1.0
+    generator_a = RandomOtherTarget(generator=torch.Generator().manual_seed(5))
+    generator_b = RandomOtherTarget(generator=torch.Generator().manual_seed(5))
+    a = AUDataset(synthetic_root, image_size=SIZE, target_sampler=generator_a)
+    b = AUDataset(synthetic_root, image_size=SIZE, target_sampler=generator_b)
+    assert all(torch.equal(a[i].target_aus, b[i].target_aus) for i in range(4))
+
+
+def test_flip(synthetic_root: Path) -> None:
+    plain = AUDataset(synthetic_root, image_size=SIZE)[1]
+    flipped = AUDataset(synthetic_root, image_size=SIZE, flip=1.0)[1]
+    torch.testing.assert_close(flipped.image, plain.image.flip(-1))
+    torch.testing.assert_close(flipped.aus, plain.aus)
+    assert not torch.equal(flipped.image, plain.image)
+    torch.manual_seed(0)
+    half = AUDataset(synthetic_root, image_size=SIZE, flip=True)
+    flips = sum(torch.equal(half[1].image, flipped.image) for _ in range(40))
+    assert 8 < flips < 32
+    with pytest.raises(ValueError, match="probability"):
+        AUDataset(synthetic_root, flip=1.5)
+
+
+def test_fraction_split_is_seeded_disjoint_and_complete(synthetic_root: Path) -> None:
+    train = AUDataset(synthetic_root, image_size=SIZE, split="train", test_fraction=0.25, split_seed=3)
+    test = AUDataset(synthetic_root, image_size=SIZE, split="test", test_fraction=0.25, split_seed=3)
+    assert len(test) == 3 and len(train) == 9
+    assert not set(train.files) & set(test.files)
+    assert (
+        AUDataset(synthetic_root, image_size=SIZE, split="test", test_fraction=0.25, split_seed=3).files == test.files
+    )
+    other = AUDataset(synthetic_root, image_size=SIZE, split="test", test_fraction=0.25, split_seed=4)
+    assert other.files != test.files
+
+
+def test_ids_files_and_explicit_ids(synthetic_root: Path, tmp_path: Path) -> None:
+    names = AUDataset(synthetic_root, image_size=SIZE).files
+    chosen = AUDataset(synthetic_root, image_size=SIZE, ids=[names[0], names[5]])
+    assert chosen.files == (names[0], names[5])
+    ids_file = write_ids(tmp_path / "ids.csv", [Path(names[2]).stem])  # stems match too
+    assert AUDataset(synthetic_root, image_size=SIZE, ids=ids_file).files == (names[2],)
+
+
+def test_official_sample_with_its_ids_files(fixtures_dir: Path) -> None:
+    root = fixtures_dir / "official_sample"
+    everything = AUDataset(root, image_size=SIZE)
+    assert len(everything) == 4 and everything.report.ok
+    train = AUDataset(root, image_size=SIZE, split="train")
+    test = AUDataset(root, image_size=SIZE, split="test")
+    assert set(test.files) == {"N_0000001507_00202.jpg", "N_0000001939_00054.jpg"}
+    assert set(train.files) == {"N_0000000437_00540.jpg", "N_0000000356_00190.jpg"}
+    item = everything[0]
+    assert item.image.shape == (3, SIZE, SIZE) and -1 <= float(item.image.min()) < float(item.image.max()) <= 1
+    torch.testing.assert_close(item.aus[:4], torch.tensor([2.86, 2.27, 1.45, 1.1]) / 5)
+
+
+def test_attributes_txt_fixture_as_a_dataset(fixtures_dir: Path) -> None:
+    data = AUDataset(fixtures_dir / "attributes_txt", image_size=SIZE)
+    assert len(data) == 41 and data.report.ok
+    assert data.files[:2] == ("1.jpg", "3.jpg")
+
+
+def test_argument_checks(synthetic_root: Path) -> None:
+    with pytest.raises(ValueError, match="image_size"):
+        AUDataset(synthetic_root, image_size=0)
+    with pytest.raises(ValueError, match="au_scale"):
+        AUDataset(synthetic_root, au_scale=0)
+    with pytest.raises(ValueError, match="split"):
+        AUDataset(synthetic_root, split="val")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="root"):
+        AUDataset()
+    with pytest.raises(IndexError):
+        AUDataset(synthetic_root, image_size=SIZE)[12]
