@@ -283,6 +283,30 @@ def test_a_training_checkpoint_needs_a_kind_and_prefers_the_ema_generator(tmp_pa
     assert isinstance(load_checkpoint(tmp_path / "step-7.pt", kind="critic"), Critic)
 
 
+def test_a_trainer_checkpoint_uses_its_stored_config(tmp_path: Path) -> None:
+    # The Trainer's layout: raw and EMA generator, critic, optimizers, and each network's config beside them.
+    config = tiny_generator_config("cyclegan")  # reflect padding: not recoverable from the weights alone
+    generator, ema, critic = Generator(config), Generator(config).eval(), Critic(tiny_critic_config())
+    state = {
+        "format": 1,
+        "generator": generator.state_dict(),
+        "ema": ema.state_dict(),
+        "critic": critic.state_dict(),
+        "generator_optimizer": torch.optim.Adam(generator.parameters()).state_dict(),
+        "rng": {"torch": torch.get_rng_state(), "python": {"version": 3}},
+        "generator_config": config.to_dict(),
+        "critic_config": critic.config.to_dict(),
+    }
+    torch.save(state, tmp_path / "step-000000010.pt")
+    loaded = import_checkpoint(tmp_path / "step-000000010.pt", kind="generator")
+    assert loaded.config == config
+    assert any("stored as 'generator_config'" in note for note in loaded.notes)
+    images, aus = torch.rand(1, 3, 32, 32), torch.rand(1, 17)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(images, aus).image, ema(images, aus).image)
+    assert load_checkpoint(tmp_path / "step-000000010.pt", kind="critic").config == critic.config
+
+
 def test_safetensors_files_and_pretrained_directories_load(tmp_path: Path) -> None:
     model = Critic(tiny_critic_config())
     save_file(_rename(model, _foreign_critic_names(model, "official")), str(tmp_path / "d.safetensors"))

@@ -218,14 +218,19 @@ def _is_state_dict(value: object) -> bool:
     )
 
 
-def _state_dict_candidates(obj: object, path: str = "", depth: int = 0) -> list[tuple[str, Mapping[str, Tensor]]]:
-    """Every mapping of tensors inside a (training) checkpoint, with its path like ``'models/generator'``."""
-    if _is_state_dict(obj):
-        return [(path, obj)]  # type: ignore[list-item]
-    found: list[tuple[str, Mapping[str, Tensor]]] = []
+_Candidate: TypeAlias = tuple[str, Mapping[str, Tensor], Mapping[str, Any]]
+
+
+def _state_dict_candidates(obj: object, path: str = "", depth: int = 0) -> list[_Candidate]:
+    """Every mapping of tensors inside a (training) checkpoint: its path (``'models/generator'``) and parent."""
+    found: list[_Candidate] = []
     if isinstance(obj, Mapping) and depth < 4:
         for key, value in obj.items():
-            found += _state_dict_candidates(value, f"{path}/{key}" if path else str(key), depth + 1)
+            where = f"{path}/{key}" if path else str(key)
+            if _is_state_dict(value):
+                found.append((where, value, obj))
+            else:
+                found += _state_dict_candidates(value, where, depth + 1)
     return found
 
 
@@ -527,7 +532,11 @@ def infer_config(
 
 
 def convert_state_dict(
-    state_dict: Mapping[str, Tensor], *, kind: Kind | None = None, image_size: int | None = None
+    state_dict: Mapping[str, Tensor],
+    *,
+    kind: Kind | None = None,
+    image_size: int | None = None,
+    config: AnyConfig | None = None,
 ) -> ConvertedStateDict:
     """Clean, recognise, size and rename a state dict of any known layout to this library's keys.
 
@@ -535,6 +544,7 @@ def convert_state_dict(
         state_dict: The weights, in the official, replicate or this library's layout.
         kind: ``"generator"`` or ``"critic"`` to insist on one; ``None`` detects it.
         image_size: The generator's training image size (not stored in its weights); for a critic, a check.
+        config: The exact config, when known (a training checkpoint stores it); ``None`` infers it.
 
     Raises:
         CheckpointError: when the layout is unknown, is not ``kind``, or the tensors do not fit the
@@ -549,7 +559,18 @@ def convert_state_dict(
             f"these weights hold a {detected} ({layout} layout), not a {kind}; pass kind={detected!r} or the "
             f"{kind}'s checkpoint"
         )
-    config, infer_notes = infer_config(cleaned, detected, layout, image_size=image_size)
+    origin = "inferred from their shapes" if config is None else "of the stored config"
+    if config is None:
+        config, infer_notes = infer_config(cleaned, detected, layout, image_size=image_size)
+    else:
+        expected_cls = GeneratorConfig if detected == "generator" else CriticConfig
+        if not isinstance(config, expected_cls):
+            raise CheckpointError(f"config is a {type(config).__name__} but the weights hold a {detected}")
+        if image_size is not None and image_size != config.image_size:
+            raise CheckpointError(
+                f"image_size={image_size} contradicts the stored config (image_size={config.image_size})"
+            )
+        infer_notes = ()
     names = key_map(config, layout)
     meta_shapes = {k: tuple(v.shape) for k, v in build_on_meta(config).state_dict().items()}
     expected = {theirs: meta_shapes[ours] for ours, theirs in names.items()}
@@ -559,8 +580,8 @@ def convert_state_dict(
         more = f"\n  - ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         source = _FOREIGN[layout]["source"] if layout in _FOREIGN else "ganimation_lib"
         raise CheckpointError(
-            f"these {layout}-layout {detected} weights ({source}) do not fit the architecture inferred from "
-            f"their shapes, {config}:\n{shown}{more}\n"
+            f"these {layout}-layout {detected} weights ({source}) do not fit the architecture "
+            f"{origin}, {config}:\n{shown}{more}\n"
             "the file may be truncated, edited, or from a modified version of that code"
         )
     converted = {ours: cleaned[theirs].detach().to(device="cpu", dtype=torch.float32) for ours, theirs in names.items()}
@@ -573,36 +594,50 @@ def convert_state_dict(
     )
 
 
-def _pick_state_dict(obj: object, kind: Kind | None, source: str) -> tuple[Mapping[str, Tensor], list[str]]:
+def _pick_state_dict(
+    obj: object, kind: Kind | None, source: str
+) -> tuple[Mapping[str, Tensor], list[str], AnyConfig | None]:
+    """The state dict of ``kind`` in a checkpoint, notes, and the config stored next to it (if any)."""
     if _is_state_dict(obj):
-        return obj, []  # type: ignore[return-value]
-    candidates: list[tuple[str, Mapping[str, Tensor], Kind]] = []
-    for where, state_dict in _state_dict_candidates(obj):
+        return obj, [], None  # type: ignore[return-value]
+    candidates: list[tuple[_Candidate, Kind]] = []
+    for candidate in _state_dict_candidates(obj):
         try:
-            found_kind, _ = detect_layout(clean_state_dict(state_dict)[0])
+            found_kind, _ = detect_layout(clean_state_dict(candidate[1])[0])
         except CheckpointError:
             continue  # optimizer moments, RNG states, ...
         if kind is None or found_kind == kind:
-            candidates.append((where, state_dict, found_kind))
+            candidates.append((candidate, found_kind))
     if not candidates:
         what = f"a {kind}" if kind else "a generator or a critic"
         top = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
         raise CheckpointError(f"{source} holds no state dict of {what} (top-level entries: {top})")
+    paths = [c[0] for c, _ in candidates]
+    if len({k for _, k in candidates}) > 1:
+        raise CheckpointError(
+            f"{source} holds both a generator and a critic ({paths}); "
+            "pass kind='generator' or kind='critic' (--kind) to choose"
+        )
+    chosen, found_kind = candidates[0]
+    notes = [f"used the state dict at '{chosen[0]}' of the checkpoint"]
     if len(candidates) > 1:
-        kinds = {k for _, _, k in candidates}
-        if len(kinds) > 1:
-            raise CheckpointError(
-                f"{source} holds both a generator and a critic ({[w for w, _, _ in candidates]}); "
-                "pass kind='generator' or kind='critic' (--kind) to choose"
-            )
         # Several generators: a training checkpoint with an EMA copy, which is the one meant for inference.
-        ema = [c for c in candidates if "ema" in c[0].lower()]
+        ema = [c for c in candidates if "ema" in c[0][0].lower()]
         if len(ema) != 1:
-            raise CheckpointError(f"{source} holds several {kinds.pop()} state dicts: {[w for w, _, _ in candidates]}")
-        where, state_dict, _ = ema[0]
-        return state_dict, [f"used the EMA weights at '{where}' (the checkpoint also holds the raw ones)"]
-    where, state_dict, _ = candidates[0]
-    return state_dict, [f"used the state dict at '{where}' of the checkpoint"]
+            raise CheckpointError(f"{source} holds several {found_kind} state dicts: {paths}")
+        chosen, found_kind = ema[0]
+        notes = [f"used the EMA weights at '{chosen[0]}' (the checkpoint also holds {paths})"]
+    # A training checkpoint of this library stores each network's config beside the weights.
+    _, state_dict, parent = chosen
+    stored = parent.get(f"{found_kind}_config")
+    if not isinstance(stored, Mapping):
+        return state_dict, notes, None
+    config_cls = GeneratorConfig if found_kind == "generator" else CriticConfig
+    try:
+        config: AnyConfig = config_cls.from_dict(dict(stored))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: the stored '{found_kind}_config' cannot be used: {error}") from error
+    return state_dict, [*notes, f"used the config stored as '{found_kind}_config' in the checkpoint"], config
 
 
 def import_checkpoint(
@@ -649,8 +684,8 @@ def import_checkpoint(
             )
         return ImportedCheckpoint(model=model, kind=found, layout="pretrained", notes=())
     obj = read_checkpoint_file(source)
-    state_dict, pick_notes = _pick_state_dict(obj, kind, str(source))
-    converted = convert_state_dict(state_dict, kind=kind, image_size=image_size)
+    state_dict, pick_notes, stored_config = _pick_state_dict(obj, kind, str(source))
+    converted = convert_state_dict(state_dict, kind=kind, image_size=image_size, config=stored_config)
     model = build_on_meta(converted.config)
     load_state_dict_checked(model, converted.state_dict, source=str(source))
     return ImportedCheckpoint(
