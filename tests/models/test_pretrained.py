@@ -68,6 +68,7 @@ def test_generator_with_attention_bias_round_trips(tmp_path: Path) -> None:
     model = Generator(tiny_generator_config("official", attention_bias=3.0))
     loaded = from_pretrained(model.save_pretrained(tmp_path / "g"))
     assert isinstance(loaded, Generator) and loaded.config.attention_bias == 3.0
+    assert loaded.attention_head.bias is not None and model.attention_head.bias is not None
     assert torch.equal(loaded.attention_head.bias, model.attention_head.bias)
 
 

@@ -39,7 +39,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import torch
 from safetensors import SafetensorError
@@ -696,6 +696,30 @@ def import_checkpoint(
     )
 
 
+@overload
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    kind: Literal["generator"],
+    map_location: str | torch.device = ...,
+    *,
+    image_size: int | None = ...,
+) -> Generator: ...
+@overload
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    kind: Literal["critic"],
+    map_location: str | torch.device = ...,
+    *,
+    image_size: int | None = ...,
+) -> Critic: ...
+@overload
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    kind: None = ...,
+    map_location: str | torch.device = ...,
+    *,
+    image_size: int | None = ...,
+) -> AnyModel: ...
 def load_checkpoint(
     path: str | os.PathLike[str],
     kind: Kind | None = None,
@@ -705,7 +729,8 @@ def load_checkpoint(
 ) -> AnyModel:
     """Load a GANimation checkpoint of any known layout as a :class:`Generator` or :class:`Critic`.
 
-    The same as :func:`import_checkpoint` (see it for the arguments), returning only the model.
+    The same as :func:`import_checkpoint` (see it for the arguments), returning only the model; with
+    ``kind="generator"`` / ``"critic"`` the return type is narrowed for type checkers.
 
     Examples:
         >>> import tempfile, torch
@@ -716,4 +741,7 @@ def load_checkpoint(
         >>> type(critic).__name__, critic.config.image_size, critic.config.depth
         ('Critic', 64, 4)
     """
-    return import_checkpoint(path, kind=kind, map_location=map_location, image_size=image_size).model
+    model = import_checkpoint(path, kind=kind, map_location=map_location, image_size=image_size).model
+    expected = {"generator": Generator, "critic": Critic}.get(kind or "", (Generator, Critic))
+    assert isinstance(model, expected)  # import_checkpoint already refused the other kind
+    return model
