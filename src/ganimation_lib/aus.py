@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -147,6 +148,13 @@ def canonical_au_name(name: str | int) -> str:
 
 
 def _check_au_names(au_names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(au_names, tuple) and all(isinstance(n, str) for n in au_names):
+        return _check_au_name_tuple(au_names)  # cached: readers call this once per file
+    return _check_au_name_tuple.__wrapped__(tuple(au_names))
+
+
+@functools.lru_cache(maxsize=64)
+def _check_au_name_tuple(au_names: tuple[str, ...]) -> tuple[str, ...]:
     canonical = tuple(canonical_au_name(n) for n in au_names)
     if not canonical:
         raise ValueError("au_names is empty; pass at least one AU name (default: AU_NAMES)")

@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,6 +144,59 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"face policy must be one of {list(_POLICIES)}, got {policy!r}")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where everything is in a CSV with a given header (cached: a folder's CSVs share one header)."""
+
+    mode: Literal["image", "sequence"]
+    width: int
+    face_column: int | None
+    frame_column: int | None
+    time_column: int | None
+    success_column: int | None
+    confidence_column: int
+    positions: tuple[int, ...]
+    presence_names: tuple[str, ...]
+    presence_positions: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(header: tuple[str, ...], names: tuple[str, ...]) -> _Layout:
+    """Find the columns of ``header`` by name; raise ValueError (without the path) when it is not OpenFace."""
+    index = {name.lower(): i for i, name in enumerate(header)}
+    if "confidence" not in index:
+        raise ValueError(f"has no 'confidence' column, so it is not an OpenFace CSV; header starts {list(header[:6])}")
+    intensity_columns: dict[str, int] = {}
+    presence_columns: dict[str, int] = {}
+    for i, name in enumerate(header):
+        lowered = name.lower()
+        if lowered.startswith("au") and lowered.endswith(("_r", "_c")):
+            try:
+                au = canonical_au_name(name)
+            except ValueError:
+                continue
+            (intensity_columns if lowered.endswith("_r") else presence_columns)[au] = i
+    missing = [au for au in names if au not in intensity_columns]
+    if missing:
+        hint = " (was OpenFace run with -aus?)" if not intensity_columns else ""
+        raise ValueError(
+            f"has no intensity column for {[f'{au}_r' for au in missing]}{hint}; "
+            f"it has {[f'{au}_r' for au in intensity_columns]}"
+        )
+    return _Layout(
+        mode="sequence" if "frame" in index else "image",
+        width=len(header),
+        face_column=index.get("face_id", index.get("face")),
+        frame_column=index.get("frame"),
+        time_column=index.get("timestamp"),
+        success_column=index.get("success"),
+        confidence_column=index["confidence"],
+        positions=tuple(intensity_columns[au] for au in names),
+        presence_names=tuple(presence_columns),
+        presence_positions=tuple(presence_columns.values()),
+    )
+
+
 def _number(text: str, column: str, integer: bool = False) -> float:
     """Parse a numeric field of a bookkeeping column; raise ValueError with a reason."""
     try:
@@ -182,38 +236,15 @@ def read_openface_csv(
         first = next(records, None)
         if first is None:
             raise DataFormatError("is empty; an OpenFace CSV starts with a header line", file_path)
-        header = [h.strip() for h in first[1]]
-        index = {name.lower(): i for i, name in enumerate(header)}
-        if "confidence" not in index:
-            raise DataFormatError(
-                f"has no 'confidence' column, so it is not an OpenFace CSV; header starts {header[:6]}", file_path, 1
-            )
-        intensity_columns: dict[str, int] = {}
-        presence_columns: dict[str, int] = {}
-        for i, name in enumerate(header):
-            lowered = name.lower()
-            if lowered.startswith("au") and lowered.endswith(("_r", "_c")):
-                try:
-                    au = canonical_au_name(name)
-                except ValueError:
-                    continue
-                (intensity_columns if lowered.endswith("_r") else presence_columns)[au] = i
-        missing = [au for au in names if au not in intensity_columns]
-        if missing:
-            hint = " (was OpenFace run with -aus?)" if not intensity_columns else ""
-            raise DataFormatError(
-                f"has no intensity column for {[f'{au}_r' for au in missing]}{hint}; "
-                f"it has {[f'{au}_r' for au in intensity_columns]}",
-                file_path,
-                1,
-            )
-        mode: Literal["image", "sequence"] = "sequence" if "frame" in index else "image"
-        face_column = index.get("face_id", index.get("face"))
-        frame_column, time_column, success_column = index.get("frame"), index.get("timestamp"), index.get("success")
-        confidence_column = index["confidence"]
-        positions = [intensity_columns[au] for au in names]
-        presence_names = tuple(presence_columns)
-        presence_positions = list(presence_columns.values())
+        try:
+            layout = _layout(tuple(map(str.strip, first[1])), names)
+        except ValueError as error:
+            raise DataFormatError(str(error), file_path, 1) from None
+        mode, header_width = layout.mode, layout.width
+        face_column, frame_column = layout.face_column, layout.frame_column
+        time_column, success_column = layout.time_column, layout.success_column
+        confidence_column, positions = layout.confidence_column, layout.positions
+        presence_names, presence_positions = layout.presence_names, layout.presence_positions
 
         faces: list[OpenFaceFace] = []
         low: list[OpenFaceFace] = []
@@ -226,8 +257,8 @@ def read_openface_csv(
             skipped.append(SkippedRow(line, "", reason))
 
         for line, fields in records:
-            if len(fields) != len(header):
-                skip(line, f"{len(fields)} fields, but the header has {len(header)}")
+            if len(fields) != header_width:
+                skip(line, f"{len(fields)} fields, but the header has {header_width}")
                 continue
             try:
                 if success_column is not None and _number(fields[success_column], "success") == 0:
