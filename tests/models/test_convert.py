@@ -381,7 +381,7 @@ class _CreatesAFile:
 @pytest.mark.parametrize("serialisation", ["zip", "legacy"])
 def test_a_pickle_that_runs_code_is_refused_and_does_not_run(serialisation: str, tmp_path: Path) -> None:
     # The payload is real: an unsafe pickle.load creates the file.
-    pickle.loads(pickle.dumps(_CreatesAFile(tmp_path / "proof")))
+    pickle.loads(pickle.dumps(_CreatesAFile(tmp_path / "proof"))).close()
     assert (tmp_path / "proof").exists()
 
     target = tmp_path / "pwned"
