@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -147,3 +149,31 @@ def test_contact_sheet_has_one_cell_per_expression_and_identity(faces: Synthetic
     sheet = contact_sheet(faces, identities=(0, 1, 2), padding=2)
     assert sheet.size == (2 + 3 * (SIZE + 2), 2 + 8 * (SIZE + 2))
     assert len(AU_NAMES) == 17
+
+
+def test_batches_through_a_dataloader_with_workers() -> None:
+    from torch.utils.data import DataLoader
+
+    faces = SyntheticFaces(num_identities=2, items_per_identity=4, image_size=16)
+    batch = next(iter(DataLoader(faces, batch_size=4, num_workers=2)))
+    assert isinstance(batch, AUSample) and batch.image.shape == (4, 3, 16, 16)
+    torch.testing.assert_close(batch.aus, faces.aus_table[:4])
+    assert list(batch.name) == ["synthetic/0", "synthetic/1", "synthetic/0", "synthetic/1"]
+
+
+def test_cli_writes_a_contact_sheet_and_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from ganimation_lib.cli import main
+
+    sheet = tmp_path / "sheet.png"
+    code = main(["synthetic", "--contact-sheet", str(sheet), "--size", "16", "--identities", "3", "--zoom", "2",
+                 "--write", str(tmp_path / "data"), "--items-per-identity", "2"])  # fmt: skip
+    assert code == 0
+    with Image.open(sheet) as image:
+        assert image.size == (2 * (2 + 3 * 18), 2 * (2 + 8 * 18))
+    assert len(list((tmp_path / "data" / "imgs").glob("*.png"))) == 6
+    assert (tmp_path / "data" / "aus.csv").read_text().startswith("file,AU01,")
+    assert "contact sheet" in capsys.readouterr().out
+    assert main(["synthetic"]) == 2
+    assert "nothing to do" in capsys.readouterr().err
