@@ -117,9 +117,7 @@ class PretrainedMixin:
 
     au_names: tuple[str, ...] | None = None
 
-    def save_pretrained(
-        self, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
-    ) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None) -> Path:
         """Write this model to ``directory`` (see :func:`save_pretrained`) and return its path."""
         return save_pretrained(self, directory, au_names=au_names)  # type: ignore[arg-type]
 
@@ -383,7 +381,7 @@ def read_pretrained_info(directory: str | os.PathLike[str]) -> PretrainedInfo:
         ) from error
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise CheckpointError(
-            f"{path} is not a ganimation_lib model config (it lacks \"format\": \"{_FORMAT}\"); "
+            f'{path} is not a ganimation_lib model config (it lacks "format": "{_FORMAT}"); '
             "pass a directory written by save_pretrained"
         )
     written_by = str(document.get("library_version", "unknown"))
