@@ -1,0 +1,141 @@
+"""Atomic, ``weights_only``-safe training checkpoints and the RNG states they carry.
+
+A checkpoint is a plain nested dict of tensors, numbers, strings, lists and dicts, so
+``torch.load(path, weights_only=True)`` reads it: no pickled classes, nothing that runs code on load. It is
+written to a temporary file in the same folder, flushed to disk and moved into place with ``os.replace``,
+so a crash (even ``SIGKILL``) during a save leaves the previous checkpoint untouched.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = save_training_state({"format": 1, "step": 3, "w": torch.ones(2)}, folder / "step-3.pt")
+    >>> load_training_state(path)["step"]
+    3
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CHECKPOINT_PATTERN",
+    "capture_rng_state",
+    "checkpoint_path",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_training_state",
+    "prune_checkpoints",
+    "restore_rng_state",
+    "save_training_state",
+]
+
+#: File names of step checkpoints: ``step-000001234.pt``.
+CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
+
+
+def checkpoint_path(folder: str | os.PathLike[str], step: int) -> Path:
+    """The path of the checkpoint for ``step`` in ``folder`` (zero-padded so names sort by step)."""
+    return Path(folder) / f"step-{step:09d}.pt"
+
+
+def save_training_state(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file + fsync + ``os.replace``) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_training_state(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` (safe: no code runs on load).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist (the message lists the checkpoints that do).
+    """
+    path = Path(path)
+    if path.is_dir():
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise FileNotFoundError(f"no checkpoint (step-*.pt) in folder {path}")
+        path = latest
+    if not path.is_file():
+        found = [p.name for p in list_checkpoints(path.parent)] if path.parent.is_dir() else []
+        raise FileNotFoundError(f"checkpoint {path} does not exist; checkpoints in that folder: {found or 'none'}")
+    state: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or "format" not in state:
+        raise ValueError(f"{path} is not a ganimation_lib training checkpoint (no 'format' key)")
+    return state
+
+
+def list_checkpoints(folder: str | os.PathLike[str]) -> list[Path]:
+    """The step checkpoints in ``folder``, oldest first (temporary files of interrupted saves are ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
+    """The newest step checkpoint in ``folder``, or ``None``."""
+    found = list_checkpoints(folder)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(folder: str | os.PathLike[str], keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` step checkpoints; return the deleted paths."""
+    found = list_checkpoints(folder)
+    doomed = found[: max(0, len(found) - keep)]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Every global RNG state (torch CPU, each CUDA device, Python ``random``, NumPy) as safe-to-load values."""
+    version, internal, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
+        "numpy": {
+            "name": str(np_name),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "cached_gaussian": float(np_gauss),
+        },
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states that :func:`capture_rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    python = state["python"]
+    random.setstate((python["version"], tuple(int(x) for x in python["state"].tolist()), python["gauss"]))
+    n = state["numpy"]
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

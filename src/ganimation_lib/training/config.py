@@ -1,0 +1,239 @@
+"""``TrainerConfig``: every choice of the training recipe, frozen, with the official recipe as default."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from typing_extensions import Self
+
+from ..devices import PRECISIONS, Precision
+from ..losses import ExpressionLossForm, LossWeights, SmoothnessForm
+from ..models.config import ConfigMixin, check_choice
+
+__all__ = ["GradientPenaltyMode", "LRUnit", "TrainerConfig"]
+
+GradientPenaltyMode = Literal["critic_step", "separate_step"]
+LRUnit = Literal["epoch", "step"]
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"TrainerConfig.{name}={value!r} must be an integer >= {minimum}")
+
+
+def _check_float(name: str, value: object, *, positive: bool = False, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (positive and value <= 0) or (not positive and value < 0):  # type: ignore[operator]
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(
+            f"TrainerConfig.{name}={value!r} must be a finite number {bound}" + (" or None" if optional else "")
+        )
+
+
+@dataclass(frozen=True)
+class TrainerConfig(ConfigMixin):
+    """The training recipe. The defaults reproduce the official GANimation recipe.
+
+    Use :meth:`official` for real training at 128 px and :meth:`fast` for the CPU-sized recipe measured on
+    synthetic faces (see ``docs/training.md``).
+
+    Attributes:
+        batch_size: Images per step (official 25).
+        generator_lr: Adam learning rate of the generator (official 1e-4).
+        critic_lr: Adam learning rate of the critic (official 1e-4).
+        betas: Adam betas of both optimizers (official (0.5, 0.999)).
+        n_critic: A generator phase runs every ``n_critic`` iterations; the critic phase runs every iteration.
+        loss_weights: Weights of the objective (official :class:`~ganimation_lib.losses.LossWeights`).
+        expression_form: ``"official"`` (MSE / B, paired with weight 4000) or ``"mean"``.
+        smoothness_form: ``"l1_sum"`` (official, weight 1e-5) or ``"squared_mean"``.
+        lr_unit: Whether ``lr_constant``/``lr_decay`` count epochs (official) or optimizer steps.
+        lr_constant: Epochs (or steps) at the full learning rate (official 20).
+        lr_decay: Epochs (or steps) over which it then decays linearly to zero (official 10).
+        gradient_penalty_mode: ``"critic_step"`` adds the penalty to the critic loss (default, one step);
+            ``"separate_step"`` takes its own critic optimizer step, as the official code does.
+        critic_warmup_steps: Iterations at the start during which only the critic trains (its AU head then
+            gives the generator a meaningful expression signal); 0 = none (official).
+        ema_decay: Generator EMA decay (e.g. 0.999); ``None`` = no EMA. The EMA weights are the ones used
+            for validation, sample grids and export.
+        grad_clip: Maximum gradient norm of each network; ``None`` = no clipping (official).
+        max_steps: Stop after this many iterations (critic steps); ``None`` = no limit.
+        max_epochs: Stop after this many epochs; ``None`` = ``lr_constant + lr_decay`` when ``lr_unit`` is
+            ``"epoch"`` and no other limit is set, else no limit.
+        max_time: Wall-clock budget in seconds; when spent, training stops after the current step and
+            writes a checkpoint. ``None`` = no limit.
+        fast_dev_run: Run one critic and one generator step and one validation, write no checkpoint.
+        device: ``"auto"`` (CUDA when available, else CPU) or a device string.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a GradScaler).
+        max_nonfinite_steps: Consecutive steps with a non-finite loss after which training stops with an
+            error (each is skipped and reported).
+        checkpoint_every: Save the training state every N iterations (0 = only at the end).
+        keep_checkpoints: How many step checkpoints to keep (the newest).
+        validate_every: Validate every N iterations (0 = only at the start and the end).
+        sample_every: Write a sample grid every N iterations (0 = only at the end).
+        log_every: Report metrics every N iterations.
+        num_validation_samples: Held-out faces used by validation and sample grids.
+        seed: Seed of the weights' initialisation, the data order and every random draw.
+        num_workers: DataLoader worker processes (0 keeps resume bit-exact; see ``docs/training.md``).
+    """
+
+    batch_size: int = 25
+    generator_lr: float = 1e-4
+    critic_lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 5
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    expression_form: ExpressionLossForm = "official"
+    smoothness_form: SmoothnessForm = "l1_sum"
+    lr_unit: LRUnit = "epoch"
+    lr_constant: int = 20
+    lr_decay: int = 10
+    gradient_penalty_mode: GradientPenaltyMode = "critic_step"
+    critic_warmup_steps: int = 0
+    ema_decay: float | None = None
+    grad_clip: float | None = None
+    max_steps: int | None = None
+    max_epochs: int | None = None
+    max_time: float | None = None
+    fast_dev_run: bool = False
+    device: str = "auto"
+    precision: Precision = "fp32"
+    max_nonfinite_steps: int = 5
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    validate_every: int = 1000
+    sample_every: int = 1000
+    log_every: int = 50
+    num_validation_samples: int = 8
+    seed: int = 0
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        # JSON gives lists and dicts: normalise so that from_dict(to_dict()) round-trips.
+        betas: Any = self.betas
+        if isinstance(betas, list):
+            object.__setattr__(self, "betas", tuple(betas))
+        weights: Any = self.loss_weights
+        if isinstance(weights, dict):
+            object.__setattr__(self, "loss_weights", LossWeights.from_dict(weights))
+        elif not isinstance(weights, LossWeights):
+            raise ValueError(
+                f"TrainerConfig.loss_weights must be a LossWeights, got {type(self.loss_weights).__name__}"
+            )
+        b = self.betas
+        if not (isinstance(b, tuple) and len(b) == 2 and all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b)):
+            raise ValueError(f"TrainerConfig.betas={b!r} must be two numbers in [0, 1), e.g. (0.5, 0.999)")
+        for name in (
+            "batch_size",
+            "n_critic",
+            "max_nonfinite_steps",
+            "keep_checkpoints",
+            "log_every",
+            "num_validation_samples",
+        ):
+            _check_int(name, getattr(self, name), 1)
+        for name in (
+            "lr_constant",
+            "lr_decay",
+            "critic_warmup_steps",
+            "checkpoint_every",
+            "validate_every",
+            "sample_every",
+            "seed",
+            "num_workers",
+        ):
+            _check_int(name, getattr(self, name), 0)
+        for name in ("max_steps", "max_epochs"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        _check_float("generator_lr", self.generator_lr, positive=True)
+        _check_float("critic_lr", self.critic_lr, positive=True)
+        _check_float("grad_clip", self.grad_clip, positive=True, optional=True)
+        _check_float("max_time", self.max_time, positive=True, optional=True)
+        if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0 < self.ema_decay < 1):
+            raise ValueError(f"TrainerConfig.ema_decay={self.ema_decay!r} must be in (0, 1) (e.g. 0.999) or None")
+        check_choice("TrainerConfig", "expression_form", self.expression_form, ("official", "mean"))
+        check_choice("TrainerConfig", "smoothness_form", self.smoothness_form, ("l1_sum", "squared_mean"))
+        check_choice("TrainerConfig", "lr_unit", self.lr_unit, ("epoch", "step"))
+        check_choice(
+            "TrainerConfig", "gradient_penalty_mode", self.gradient_penalty_mode, ("critic_step", "separate_step")
+        )
+        check_choice("TrainerConfig", "precision", self.precision, PRECISIONS)
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"TrainerConfig.device={self.device!r} must be 'auto' or a device string like 'cpu'")
+
+    @classmethod
+    def official(cls, **overrides: Any) -> TrainerConfig:
+        """The official recipe (the defaults): Adam 1e-4 (0.5, 0.999), n_critic 5, 20 + 10 epochs, batch 25.
+
+        Examples:
+            >>> TrainerConfig.official().n_critic
+            5
+        """
+        return cls(**overrides)
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> TrainerConfig:
+        """The CPU-sized recipe measured on synthetic faces (``docs/training.md``); pair it with
+        ``GeneratorConfig(attention_bias=...)`` so that the generator starts as the identity.
+
+        Examples:
+            >>> TrainerConfig.fast().expression_form
+            'mean'
+        """
+        defaults: dict[str, Any] = {
+            "batch_size": 16,
+            "generator_lr": 5e-4,
+            "critic_lr": 5e-4,
+            "n_critic": 1,
+            "expression_form": "mean",
+            "smoothness_form": "squared_mean",
+            "loss_weights": LossWeights(
+                expression=10.0, cycle=10.0, attention_saturation=0.1, attention_smoothness=1.0, gradient_penalty=10.0
+            ),
+            "lr_unit": "step",
+            "lr_constant": 10**9,
+            "lr_decay": 0,
+            "critic_warmup_steps": 100,
+            "ema_decay": 0.99,
+        }
+        return cls(**{**defaults, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (``loss_weights`` as a dict, ``betas`` as a list)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["loss_weights"] = self.loss_weights.to_dict()
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a dict such as :meth:`to_dict` or a JSON file gives; unknown keys raise by name."""
+        return super().from_dict(data)
+
+    def lr_factor(self, epoch: int, step: int) -> float:
+        """The learning-rate multiplier for 0-based ``epoch`` / ``step``: 1 for ``lr_constant``, then linear to 0.
+
+        With ``lr_unit="epoch"`` the drop happens once per epoch, as in the official code (epoch 21 of 30
+        trains at the full rate, epoch 22 at 0.9, ..., epoch 30 at 0.1).
+
+        Examples:
+            >>> c = TrainerConfig()
+            >>> [round(c.lr_factor(e, 0), 2) for e in (0, 20, 21, 29)]
+            [1.0, 1.0, 0.9, 0.1]
+        """
+        if self.lr_unit == "epoch":
+            if epoch <= self.lr_constant:
+                return 1.0
+            if self.lr_decay == 0:
+                return 0.0
+            return max(0.0, 1.0 - (epoch - self.lr_constant) / self.lr_decay)
+        if step < self.lr_constant:
+            return 1.0
+        if self.lr_decay == 0:
+            return 0.0
+        return max(0.0, 1.0 - (step - self.lr_constant) / self.lr_decay)

@@ -1,0 +1,114 @@
+"""Validation figures on a fixed held-out batch.
+
+* ``critic_au_error``: MSE of the critic's AU head on real held-out faces against their own AUs.
+* ``expression_error``: MSE between the critic's AU head on the *generated* faces and the target AUs.
+  This is a **biased, in-training signal**: the generator is trained against this very head, so it can
+  fall without the face really showing the expression (an adversarial fit of the head). Use it to watch
+  training, not to compare models.
+* ``cycle_error``: L1 between ``G(G(x, target).image, source)`` and ``x``.
+* ``attention_mean``: mean of the attention mask of ``G(x, target)`` (1 = input kept untouched).
+* ``true_error`` (when the data can render the truth, as ``SyntheticFaces`` does): L1 between the
+  generated face and the renderer's picture of the same identity with the target AUs; and
+  ``identity_error``, the same distance for the unchanged input (the baseline a useful model beats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset, default_collate
+
+from ..data.sample import AUSample
+from ..losses import cycle_loss
+from .checkpoint import capture_rng_state, restore_rng_state
+
+__all__ = ["TruthFn", "collect_fixed_batch", "truth_for", "validate"]
+
+#: ``truth(indices, target_aus) -> images``: the true pictures of the held-out items with the target AUs.
+TruthFn = Callable[[list[int], Tensor], Tensor]
+
+
+def truth_for(dataset: Any) -> TruthFn | None:
+    """The ground-truth renderer of ``dataset`` when it has one (``SyntheticFaces``), else ``None``.
+
+    A dataset qualifies when it has ``identity_of(index)`` and ``render_tensor(identity, aus)`` returning
+    a (3, H, W) image in [-1, 1].
+    """
+    if not (callable(getattr(dataset, "identity_of", None)) and callable(getattr(dataset, "render_tensor", None))):
+        return None
+
+    def truth(indices: list[int], target_aus: Tensor) -> Tensor:
+        pictures = [
+            dataset.render_tensor(dataset.identity_of(i), target_aus[k].detach().cpu()) for k, i in enumerate(indices)
+        ]
+        return torch.stack(pictures)
+
+    return truth
+
+
+def collect_fixed_batch(dataset: Dataset[AUSample], count: int, seed: int) -> tuple[AUSample, list[int]]:
+    """Collate the first ``count`` items of ``dataset`` without disturbing the global RNG states.
+
+    Datasets that draw random targets would otherwise consume random numbers here, and a resumed run
+    (which collects the batch again) would not repeat an uninterrupted one bit for bit.
+    """
+    length = len(dataset)  # type: ignore[arg-type]
+    if length == 0:
+        raise ValueError("the validation dataset is empty; pass val_data with at least one item")
+    indices = list(range(min(count, length)))
+    saved = capture_rng_state()
+    try:
+        torch.manual_seed(seed)
+        batch = default_collate([dataset[i] for i in indices])
+    finally:
+        restore_rng_state(saved)
+    if not isinstance(batch, AUSample):
+        raise TypeError(f"the dataset must yield AUSample items, got {type(batch).__name__} after collation")
+    return batch, indices
+
+
+@torch.no_grad()
+def validate(
+    generator: nn.Module,
+    critic: nn.Module,
+    batch: AUSample,
+    *,
+    device: torch.device,
+    truth: TruthFn | None = None,
+    indices: list[int] | None = None,
+) -> dict[str, float]:
+    """Compute the validation figures (see the module docstring) on ``batch``.
+
+    Examples:
+        >>> from ganimation_lib import Critic, CriticConfig, Generator, GeneratorConfig
+        >>> g = Generator(GeneratorConfig(image_size=32, conv_dim=8, num_residual_blocks=0))
+        >>> d = Critic(CriticConfig(image_size=32, conv_dim=8, depth=4))
+        >>> b = AUSample(torch.zeros(2, 3, 32, 32), torch.zeros(2, 17), torch.ones(2, 17), ["", ""], ["a", "b"])
+        >>> sorted(validate(g, d, b, device=torch.device("cpu")))
+        ['attention_mean', 'critic_au_error', 'cycle_error', 'expression_error']
+    """
+    modes = (generator.training, critic.training)
+    generator.eval()
+    critic.eval()
+    try:
+        real = batch.image.to(device)
+        aus, target = batch.aus.to(device), batch.target_aus.to(device)
+        fake = generator(real, target)
+        rec = generator(fake.image, aus)
+        out: dict[str, float] = {
+            "critic_au_error": float(torch.mean((critic(real).aus.float() - aus.float()) ** 2)),
+            "expression_error": float(torch.mean((critic(fake.image).aus.float() - target.float()) ** 2)),
+            "cycle_error": float(cycle_loss(rec.image, real)),
+            "attention_mean": float(fake.attention.float().mean()),
+        }
+        if truth is not None and indices is not None:
+            expected = truth(indices, target).to(device).float()
+            out["true_error"] = float((fake.image.float() - expected).abs().mean())
+            out["identity_error"] = float((real.float() - expected).abs().mean())
+        return out
+    finally:
+        generator.train(modes[0])
+        critic.train(modes[1])

@@ -1,0 +1,49 @@
+"""The non-finite guard: bad steps are skipped and reported; too many in a row stop training cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from ganimation_lib import Trainer
+from ganimation_lib.training import CriticStep, NonFiniteLossError, load_training_state
+
+from .helpers import RandomAUData, tiny_config, tiny_models
+
+
+def test_isolated_nan_is_skipped_and_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    def nan_once(step: CriticStep) -> Tensor:
+        return torch.tensor(float("nan")) if trainer.step == 1 else torch.zeros(())
+
+    trainer = Trainer(
+        **tiny_models(), config=tiny_config(max_steps=3, n_critic=1), critic_losses={"bad": nan_once}, progress=False
+    )
+    before = {k: v.clone() for k, v in trainer.critic.state_dict().items()}
+    trainer.fit(RandomAUData(length=4))
+    assert trainer.step == 3 and trainer.nonfinite_streak == 0
+    assert "step 2 skipped: non-finite loss" in capsys.readouterr().out
+    assert all(torch.isfinite(v).all() for v in trainer.critic.state_dict().values())
+    assert any(not torch.equal(v, trainer.critic.state_dict()[k]) for k, v in before.items())
+
+
+def test_too_many_in_a_row_stop_with_the_last_good_checkpoint_intact(tmp_path: Path) -> None:
+    def nan_from_step_3(step: CriticStep) -> Tensor:
+        return torch.tensor(float("inf")) if trainer.step >= 2 else torch.zeros(())
+
+    trainer = Trainer(
+        **tiny_models(),
+        config=tiny_config(max_steps=10, checkpoint_every=1, max_nonfinite_steps=3),
+        output_dir=tmp_path,
+        critic_losses={"bad": nan_from_step_3},
+        progress=False,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"3 iterations in a row.*step-000000002\.pt"):
+        trainer.fit(RandomAUData(length=4))
+    # Steps 3-5 were skipped and not saved: the newest checkpoint is still the good one of step 2.
+    files = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*.pt"))
+    assert files[-1] == "step-000000002.pt"
+    state = load_training_state(tmp_path / "checkpoints" / "step-000000002.pt")
+    assert all(torch.isfinite(v).all() for v in state["critic"].values())

@@ -1,0 +1,141 @@
+"""Checkpoints: bit-exact resume on CPU, and a SIGKILL during a save leaves the previous one intact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganimation_lib.training import Trainer, load_training_state
+from ganimation_lib.training.checkpoint import latest_checkpoint, list_checkpoints
+
+from .helpers import RandomAUData, tiny_config, tiny_models
+
+
+def _trainer(tmp: Path, **overrides: object) -> Trainer:
+    settings: dict[str, object] = {"ema_decay": 0.9, "checkpoint_every": 3, "keep_checkpoints": 5, **overrides}
+    config = tiny_config(**settings)
+    return Trainer(**tiny_models(), config=config, output_dir=tmp, progress=False)
+
+
+def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> None:
+    data = RandomAUData(length=6)  # 3 batches per epoch: the break at step 5 falls mid-epoch
+    full = _trainer(tmp_path / "full", max_steps=8, checkpoint_every=5)
+    full.fit(data, val_data=RandomAUData(length=2, seed=1))
+
+    first = _trainer(tmp_path / "parts", max_steps=5, checkpoint_every=5)
+    first.fit(data, val_data=RandomAUData(length=2, seed=1))
+    torch.manual_seed(1234)  # the resumed run must not depend on the RNG state it starts with
+    second = _trainer(tmp_path / "parts2", max_steps=8, checkpoint_every=5)
+    second.fit(data, val_data=RandomAUData(length=2, seed=1), resume_from=tmp_path / "parts" / "checkpoints")
+
+    assert second.step == full.step == 8 and second.epoch == full.epoch
+    for name in ("generator", "critic"):
+        a, b = getattr(full, name).state_dict(), getattr(second, name).state_dict()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{name}.{key} differs after resume"
+    assert full.ema is not None and second.ema is not None
+    for key, value in full.ema.state_dict().items():
+        assert torch.equal(value, second.ema.state_dict()[key]), f"ema.{key} differs"
+    opt_a, opt_b = full.generator_optimizer.state_dict(), second.generator_optimizer.state_dict()
+    for index, state in opt_a["state"].items():
+        assert torch.equal(state["exp_avg"], opt_b["state"][index]["exp_avg"])
+
+
+def test_checkpoint_is_weights_only_and_complete(tmp_path: Path) -> None:
+    trainer = _trainer(tmp_path, max_steps=3)
+    trainer.fit(RandomAUData(length=4))
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    assert path is not None and path.name == "step-000000003.pt"
+    state = torch.load(path, weights_only=True)
+    for key in (
+        "generator",
+        "critic",
+        "ema",
+        "generator_optimizer",
+        "critic_optimizer",
+        "generator_scaler",
+        "critic_scaler",
+        "rng",
+        "trainer_config",
+        "generator_config",
+        "critic_config",
+        "callbacks",
+        "step",
+        "epoch",
+        "batch_in_epoch",
+    ):
+        assert key in state, key
+    assert state["step"] == 3 and state["trainer_config"]["batch_size"] == 2
+
+
+def test_keeps_only_the_last_k(tmp_path: Path) -> None:
+    trainer = Trainer(
+        **tiny_models(),
+        config=tiny_config(max_steps=6, checkpoint_every=1, keep_checkpoints=2),
+        output_dir=tmp_path,
+        progress=False,
+    )
+    trainer.fit(RandomAUData(length=4))
+    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["step-000000005.pt", "step-000000006.pt"]
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time, torch
+    sys.path.insert(0, {tests!r})
+    from ganimation_lib.training import Trainer, checkpoint
+    from training.helpers import RandomAUData, tiny_config, tiny_models
+
+    real_save = torch.save
+    calls = []
+
+    def slow_save(obj, handle, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            return real_save(obj, handle, *args, **kwargs)
+        handle.write(b"PARTIAL" * 1000)  # half a checkpoint on disk, then hang until killed
+        handle.flush()
+        print("WRITING", flush=True)
+        time.sleep(60)
+
+    checkpoint.torch.save = slow_save
+    trainer = Trainer(**tiny_models(), config=tiny_config(max_steps=4, checkpoint_every=2), output_dir={out!r},
+                      progress=False)
+    trainer.fit(RandomAUData(length=4))
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_while_saving_leaves_previous_checkpoint_intact(tmp_path: Path) -> None:
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    script = _CHILD.format(tests=tests_dir, out=str(tmp_path))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == b"WRITING", (line, child.stderr.read() if child.stderr else b"")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    folder = tmp_path / "checkpoints"
+    leftovers = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers, "the interrupted save should have left its temporary file behind"
+    assert [p.name for p in list_checkpoints(folder)] == ["step-000000002.pt"]
+    state = load_training_state(folder)
+    assert state["step"] == 2
+    resumed = Trainer(**tiny_models(), config=tiny_config(max_steps=3), progress=False)
+    resumed.fit(RandomAUData(length=4), resume_from=folder)
+    assert resumed.step == 3
