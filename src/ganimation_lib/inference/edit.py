@@ -176,9 +176,9 @@ def _prepare(image: ImageLike, box: Sequence[float] | None, feather: float, size
         pixels = to_tensor(view).to(device)
     else:
         pixels = to_tensor(image)[:, top:bottom, left:right].to(device)
-    model_input = F.interpolate(pixels[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[
-        0
-    ].clamp(-1, 1)
+    # Antialiased downscaling: a large face crop would alias into the model's 128 px otherwise.
+    resized = F.interpolate(pixels[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    model_input = resized[0].clamp(-1, 1)
     return _Face(image, pixels, model_input, region, clamped, _feather_mask(clamped, width, height, feather, device))
 
 
