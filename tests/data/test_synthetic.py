@@ -177,3 +177,12 @@ def test_cli_writes_a_contact_sheet_and_a_dataset(tmp_path: Path, capsys: pytest
     assert "contact sheet" in capsys.readouterr().out
     assert main(["synthetic"]) == 2
     assert "nothing to do" in capsys.readouterr().err
+
+
+def test_render_batch_matches_single_renders(faces: SyntheticFaces) -> None:
+    aus = torch.stack([aus_for("happy"), aus_for("sad")])
+    batch = faces.render_batch(torch.tensor([1, 3]), aus)
+    torch.testing.assert_close(batch[0], faces.render_tensor(1, aus[0]), rtol=0, atol=0)
+    torch.testing.assert_close(batch[1], faces.render_tensor(3, aus[1]), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="one row per identity"):
+        faces.render_batch([0], aus)

@@ -289,6 +289,33 @@ class SyntheticFaces(Dataset[AUSample]):
         array = np.asarray(self.render(identity, aus), dtype=np.float32)
         return torch.from_numpy(array).permute(2, 0, 1).mul_(2 / 255).sub_(1).contiguous()
 
+    def render_batch(self, identities: Sequence[int] | Tensor, aus: Tensor) -> Tensor:
+        """Ground-truth pictures of a batch: ``identities[i]`` with ``aus[i]``, as (B, 3, H, W) in [-1, 1].
+
+        The result is on ``aus``'s device, so it can be compared with a generator's output directly.
+
+        Args:
+            identities: B identities (e.g. ``[identity_from_name(n) for n in batch.name]``).
+            aus: (B, num_aus) normalised AUs.
+
+        Raises:
+            ValueError: If the counts differ or ``aus`` is not (B, num_aus).
+
+        Examples:
+            >>> faces = SyntheticFaces(num_identities=2, items_per_identity=1, image_size=16)
+            >>> faces.render_batch([0, 1], torch.zeros(2, 17)).shape
+            torch.Size([2, 3, 16, 16])
+        """
+        ids = identities.tolist() if isinstance(identities, Tensor) else list(identities)
+        if aus.dim() != 2 or aus.shape[0] != len(ids):
+            raise ValueError(
+                f"aus must be (B, {len(self.au_names)}) with one row per identity; got {tuple(aus.shape)} "
+                f"for {len(ids)} identities"
+            )
+        rows = aus.detach().to("cpu", torch.float64)
+        images = [self.render_tensor(int(i), row) for i, row in zip(ids, rows, strict=True)]
+        return torch.stack(images).to(aus.device)
+
     def _levels(self, aus: Tensor | Sequence[float] | NDArray[np.floating]) -> dict[str, float]:
         if isinstance(aus, Tensor):
             values = aus.detach().to("cpu", torch.float64).numpy()
