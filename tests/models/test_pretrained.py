@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from ganimation_lib import Critic, Generator, __version__
 from ganimation_lib.aus import AU_NAMES
@@ -126,6 +127,19 @@ def test_write_pretrained_refuses_a_state_dict_that_does_not_fit(tmp_path: Path)
     with pytest.raises(CheckpointError, match=r"wrong shape: encoder\.0\.conv\.weight is \(4, 20, 7, 7\)"):
         write_pretrained(tmp_path / "g", tiny_generator_config(conv_dim=8), state)
     assert not (tmp_path / "g").exists()
+
+
+def test_wrappers_are_unwrapped_before_saving(tmp_path: Path) -> None:
+    model = Critic(tiny_critic_config())
+    compiled: nn.Module = torch.compile(model)  # type: ignore[assignment]
+    for i, wrapped in enumerate([nn.DataParallel(model), compiled, nn.DataParallel(compiled)]):
+        loaded = Critic.from_pretrained(save_pretrained(wrapped, tmp_path / str(i)))
+        assert set(loaded.state_dict()) == set(model.state_dict())
+
+
+def test_saving_something_else_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="expects a Generator or a Critic, got Linear"):
+        save_pretrained(nn.Linear(2, 2), tmp_path / "x")
 
 
 def test_loading_does_not_touch_the_global_rng(tmp_path: Path) -> None:

@@ -321,13 +321,28 @@ def write_pretrained(
     return target
 
 
+def _unwrap(model: object) -> object:
+    # DataParallel / DistributedDataParallel keep the network in .module, torch.compile in ._orig_mod;
+    # saving the wrapper's state dict would bake their prefixes into the keys. Look in _modules, because
+    # torch.compile's wrapper forwards attribute lookups (even .config) to the model it wraps.
+    for _ in range(4):
+        if not isinstance(model, nn.Module):
+            break
+        inner = model._modules.get("module", model._modules.get("_orig_mod"))
+        if inner is None:
+            break
+        model = inner
+    return model
+
+
 def save_pretrained(
-    model: AnyModel, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
+    model: AnyModel | nn.Module, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
 ) -> Path:
     """Write ``model`` (a :class:`Generator` or :class:`Critic`) to ``directory``.
 
     Args:
         model: The model; its ``config`` and ``state_dict()`` are saved (as float32, from any device).
+            A ``DistributedDataParallel``/``DataParallel`` or ``torch.compile`` wrapper is unwrapped.
         directory: Where to write ``config.json`` and ``model.safetensors``.
         au_names: AU names to record; ``None`` uses ``model.au_names`` if set, else the 17 OpenFace AUs
             when the model takes 17 AUs, else records none.
@@ -335,9 +350,11 @@ def save_pretrained(
     Returns:
         The directory.
     """
-    config = getattr(model, "config", None)
-    if not isinstance(model, nn.Module) or config is None:
+    inner = _unwrap(model)
+    config = getattr(inner, "config", None)
+    if not isinstance(inner, nn.Module) or config is None:
         raise TypeError(f"save_pretrained expects a Generator or a Critic, got {type(model).__name__}")
+    model = inner
     names = au_names if au_names is not None else getattr(model, "au_names", None)
     return write_pretrained(directory, config, model.state_dict(), au_names=names)
 
