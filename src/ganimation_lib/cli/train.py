@@ -1,0 +1,237 @@
+"""``ganimation train``: train on an image folder + AU table (the layout ``ganimation prepare`` writes).
+
+Every :class:`~ganimation_lib.training.TrainerConfig` field is a flag (``--n-critic 5``), every loss weight
+``--weight-<name>``, every generator/critic config field ``--generator-<field>`` / ``--critic-<field>``.
+A ``--config`` JSON file gives the same settings as ``{"trainer": {...}, "generator": {...}, "critic":
+{...}, "recipe": "official"}``; flags override the file. The run writes to ``--output``:
+``checkpoints/``, ``logs/``, ``samples/``, ``run_config.json`` and ``generator/`` (``save_pretrained``
+format, loadable by ``ganimation animate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ..data.dataset import AUDataset
+from ..losses import LossWeights
+from ..models.critic import CRITIC_PRESETS, CriticConfig
+from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
+from ..training import Trainer, TrainerConfig
+from ..training.checkpoint import latest_checkpoint
+
+__all__ = ["build_configs", "register", "run"]
+
+_RECIPES = ("official", "fast")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+# "--ema-decay none" must differ from "flag not given" (None), so explicit nones travel as this marker.
+_EXPLICIT_NONE = "__none__"
+
+
+def _optional(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        return _EXPLICIT_NONE if text.lower() == "none" else kind(text)
+
+    parse.__name__ = f"{kind.__name__} or none"
+    return parse
+
+
+def _parser_for(annotation: str) -> Any:
+    """An argparse ``type`` for a dataclass field annotation (they are strings under PEP 563)."""
+    base = annotation.replace(" ", "")
+    if base in {"int"}:
+        return int
+    if base in {"float"}:
+        return float
+    if base == "bool":
+        return _parse_bool
+    if base in {"int|None"}:
+        return _optional(int)
+    if base in {"float|None"}:
+        return _optional(float)
+    return str
+
+
+def _add_fields(group: Any, cls: type, prefix: str, skip: set[str]) -> None:
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = f"--{prefix}{f.name.replace('_', '-')}"
+        default = f.default if f.default is not dataclasses.MISSING else "(see config)"
+        group.add_argument(
+            flag,
+            dest=f"{prefix.replace('-', '_')}{f.name}",
+            type=_parser_for(str(f.type)),
+            default=None,
+            metavar=f.name.upper(),
+            help=f"default: {default}",
+        )
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``train`` sub-command."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train GANimation on a prepared dataset (imgs/ + aus.csv)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", help="dataset folder (imgs/ + aus.csv, as 'ganimation prepare' writes)")
+    parser.add_argument("--output", required=True, help="folder for checkpoints, logs, samples and the generator")
+    parser.add_argument("--config", default=None, help="JSON file with trainer/generator/critic settings")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        help="continue from a checkpoint file, or (no value) the newest one in OUTPUT/checkpoints",
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=_RECIPES,
+        default=None,
+        help="trainer defaults: 'official' (the paper's) or 'fast' (CPU-sized; docs/training.md)",
+    )
+    parser.add_argument("--image-size", type=int, default=None, help="image side for data and both networks")
+    parser.add_argument("--labels", default=None, help="AU label file (default: found in the dataset folder)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="share of items held out for validation (0 = none; default 0.1)"
+    )
+    parser.add_argument("--flip", type=float, default=0.0, help="horizontal flip probability (default 0)")
+    parser.add_argument("--generator-preset", choices=GENERATOR_PRESETS, default=None)
+    parser.add_argument("--critic-preset", choices=CRITIC_PRESETS, default=None)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    trainer_group = parser.add_argument_group("trainer (TrainerConfig)")
+    _add_fields(trainer_group, TrainerConfig, "", {"loss_weights", "betas"})
+    trainer_group.add_argument("--betas", dest="betas", type=float, nargs=2, default=None, metavar=("B1", "B2"))
+    _add_fields(parser.add_argument_group("loss weights (LossWeights)"), LossWeights, "weight-", set())
+    _add_fields(parser.add_argument_group("generator (GeneratorConfig)"), GeneratorConfig, "generator-", {"image_size"})
+    _add_fields(parser.add_argument_group("critic (CriticConfig)"), CriticConfig, "critic-", {"image_size"})
+    parser.set_defaults(func=run)
+
+
+def _overrides(args: argparse.Namespace, cls: type, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f"{prefix}{f.name}", None)
+        if value is not None:
+            out[f.name] = None if value == _EXPLICIT_NONE else value
+    return out
+
+
+def _check_keys(section: str, settings: dict[str, Any], cls: type) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"--config section {section!r} has unknown key(s) {unknown}; known: {sorted(known)}")
+
+
+def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
+    """Combine ``--config`` (if any), the recipe/presets and the flags (flags win) into the three configs."""
+    file: dict[str, Any] = {}
+    if args.config is not None:
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path} does not exist")
+        file = json.loads(path.read_text(encoding="utf-8"))
+        unknown = sorted(
+            set(file) - {"trainer", "generator", "critic", "recipe", "generator_preset", "critic_preset", "image_size"}
+        )
+        if unknown:
+            raise ValueError(
+                f"--config {path}: unknown section(s) {unknown}; use trainer, generator, critic, "
+                "recipe, generator_preset, critic_preset, image_size"
+            )
+    trainer_settings: dict[str, Any] = dict(file.get("trainer", {}))
+    _check_keys("trainer", trainer_settings, TrainerConfig)
+    _check_keys("trainer.loss_weights", dict(trainer_settings.get("loss_weights", {})), LossWeights)
+    _check_keys("generator", dict(file.get("generator", {})), GeneratorConfig)
+    _check_keys("critic", dict(file.get("critic", {})), CriticConfig)
+    weights = dict(trainer_settings.pop("loss_weights", {}))
+    weights.update(_overrides(args, LossWeights, "weight_"))
+    trainer_settings.update(_overrides(args, TrainerConfig, ""))
+    if args.betas is not None:
+        trainer_settings["betas"] = tuple(args.betas)
+    recipe = args.recipe or file.get("recipe", "official")
+    if recipe not in _RECIPES:
+        raise ValueError(f"recipe {recipe!r} is unknown; use one of {list(_RECIPES)}")
+    factory = TrainerConfig.fast if recipe == "fast" else TrainerConfig.official
+    base_weights = factory().loss_weights.to_dict()
+    trainer_settings["loss_weights"] = LossWeights(**{**base_weights, **weights})
+    trainer = factory(**trainer_settings)
+
+    size = args.image_size or file.get("image_size")
+    generator_settings = {**file.get("generator", {}), **_overrides(args, GeneratorConfig, "generator_")}
+    critic_settings = {**file.get("critic", {}), **_overrides(args, CriticConfig, "critic_")}
+    if size is not None:
+        generator_settings["image_size"] = critic_settings["image_size"] = int(size)
+    generator = GeneratorConfig.from_preset(
+        args.generator_preset or file.get("generator_preset", "official"), **generator_settings
+    )
+    critic = CriticConfig.from_preset(args.critic_preset or file.get("critic_preset", "official"), **critic_settings)
+    if generator.image_size != critic.image_size:
+        raise ValueError(
+            f"generator image_size {generator.image_size} differs from critic image_size "
+            f"{critic.image_size}; set --image-size"
+        )
+    return trainer, generator, critic
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, then export the generator to ``OUTPUT/generator``."""
+    trainer_config, generator_config, critic_config = build_configs(args)
+    output = Path(args.output)
+    resume: Path | None = None
+    if args.resume == "latest":
+        resume = latest_checkpoint(output / "checkpoints")
+        if resume is None:
+            raise FileNotFoundError(f"--resume: no checkpoint in {output / 'checkpoints'}; start without --resume")
+    elif args.resume is not None:
+        resume = Path(args.resume)
+    size = generator_config.image_size
+    common: dict[str, Any] = {"labels": args.labels, "image_size": size}
+    if args.val_fraction > 0:
+        train = AUDataset(args.data, split="train", test_fraction=args.val_fraction, flip=args.flip, **common)
+        val: AUDataset | None = AUDataset(args.data, split="test", test_fraction=args.val_fraction, **common)
+    else:
+        train, val = AUDataset(args.data, flip=args.flip, **common), None
+    output.mkdir(parents=True, exist_ok=True)
+    run_config = {
+        "trainer": trainer_config.to_dict(),
+        "generator": generator_config.to_dict(),
+        "critic": critic_config.to_dict(),
+        "data": str(args.data),
+    }
+    tmp = output / ".run_config.json.tmp"
+    tmp.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
+    tmp.replace(output / "run_config.json")
+    trainer = Trainer(
+        generator=generator_config,
+        critic=critic_config,
+        config=trainer_config,
+        output_dir=output,
+        progress=not args.no_progress,
+    )
+    print(
+        f"training on {len(train)} images ({len(val) if val is not None else 0} held out) on {trainer.device}, "
+        f"precision {trainer_config.precision}; writing to {output}"
+    )
+    figures = trainer.fit(train, val_data=val, resume_from=resume)
+    exported = trainer.export(output / "generator")
+    print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
+    if figures:
+        print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    return 0

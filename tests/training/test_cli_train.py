@@ -1,0 +1,109 @@
+"""``ganimation train`` on a tiny folder dataset (the layout ``ganimation prepare`` writes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ganimation_lib.cli import build_parser, main
+from ganimation_lib.cli.train import build_configs
+from ganimation_lib.data.synthetic import SyntheticFaces
+from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.training import load_training_state
+
+TINY = [
+    "--image-size",
+    "32",
+    "--generator-conv-dim",
+    "8",
+    "--generator-num-residual-blocks",
+    "1",
+    "--critic-conv-dim",
+    "8",
+    "--critic-depth",
+    "4",
+    "--batch-size",
+    "2",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return SyntheticFaces(num_identities=3, items_per_identity=2, image_size=32).write(tmp_path / "data")
+
+
+def test_train_writes_everything_and_resumes(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"trainer": {"n_critic": 2, "checkpoint_every": 2, "loss_weights": {"cycle": 5.0}}}))
+    args = [
+        str(folder),
+        "--output",
+        str(out),
+        "--config",
+        str(config),
+        "--max-steps",
+        "2",
+        "--val-fraction",
+        "0.34",
+        *TINY,
+    ]
+    assert main(["train", *args]) == 0
+    assert (out / "generator" / "config.json").is_file() and (out / "generator" / "model.safetensors").is_file()
+    assert (out / "checkpoints" / "step-000000002.pt").is_file()
+    assert (out / "logs" / "metrics.jsonl").is_file() and any((out / "samples").iterdir())
+    saved = json.loads((out / "run_config.json").read_text())
+    assert saved["trainer"]["n_critic"] == 2 and saved["trainer"]["loss_weights"]["cycle"] == 5.0
+    assert saved["generator"]["conv_dim"] == 8
+    assert from_pretrained(out / "generator").config.image_size == 32
+    assert "generator saved to" in capsys.readouterr().out
+
+    assert main(["train", *args[: -len(TINY)], *TINY, "--max-steps", "4", "--resume"]) == 0
+    state = load_training_state(out / "checkpoints")
+    assert state["step"] == 4 and state["generator_step"] == 2
+
+
+def test_flags_override_the_config_file_and_recipes(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"recipe": "fast", "trainer": {"n_critic": 3}, "generator": {"conv_dim": 12}}))
+    args = build_parser().parse_args(
+        [
+            "train",
+            "data",
+            "--output",
+            "o",
+            "--config",
+            str(config),
+            "--n-critic",
+            "4",
+            "--weight-expression",
+            "7",
+            "--ema-decay",
+            "none",
+            "--betas",
+            "0.0",
+            "0.9",
+            "--generator-attention-bias",
+            "3.0",
+            "--image-size",
+            "64",
+        ]
+    )
+    trainer, generator, critic = build_configs(args)
+    assert trainer.n_critic == 4 and trainer.loss_weights.expression == 7.0 and trainer.ema_decay is None
+    assert trainer.betas == (0.0, 0.9) and trainer.expression_form == "mean"  # from the fast recipe
+    assert generator.conv_dim == 12 and generator.attention_bias == 3.0 and critic.image_size == 64
+
+
+def test_bad_inputs_give_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(tmp_path / "missing"), "--output", str(tmp_path / "o"), *TINY]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"trainer": {"n_critics": 3}}))
+    assert main(["train", str(tmp_path), "--output", str(tmp_path / "o"), "--config", str(bad), *TINY]) == 2
+    assert "n_critics" in capsys.readouterr().err
