@@ -336,13 +336,14 @@ def _unwrap(model: object) -> object:
 
 
 def save_pretrained(
-    model: AnyModel | nn.Module, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
+    model: AnyModel, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
 ) -> Path:
     """Write ``model`` (a :class:`Generator` or :class:`Critic`) to ``directory``.
 
     Args:
         model: The model; its ``config`` and ``state_dict()`` are saved (as float32, from any device).
-            A ``DistributedDataParallel``/``DataParallel`` or ``torch.compile`` wrapper is unwrapped.
+            A ``DistributedDataParallel``/``DataParallel`` or ``torch.compile`` wrapper is unwrapped at run
+            time (type checkers see only the two model classes).
         directory: Where to write ``config.json`` and ``model.safetensors``.
         au_names: AU names to record; ``None`` uses ``model.au_names`` if set, else the 17 OpenFace AUs
             when the model takes 17 AUs, else records none.
@@ -354,9 +355,8 @@ def save_pretrained(
     config = getattr(inner, "config", None)
     if not isinstance(inner, nn.Module) or config is None:
         raise TypeError(f"save_pretrained expects a Generator or a Critic, got {type(model).__name__}")
-    model = inner
-    names = au_names if au_names is not None else getattr(model, "au_names", None)
-    return write_pretrained(directory, config, model.state_dict(), au_names=names)
+    names = au_names if au_names is not None else getattr(inner, "au_names", None)
+    return write_pretrained(directory, config, inner.state_dict(), au_names=names)
 
 
 def _as_device(map_location: str | torch.device) -> torch.device:
