@@ -111,7 +111,8 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise DataFormatError(f"is not a readable image ({error})", path) from None
     array = np.asarray(image, dtype=np.float32)
-    return torch.from_numpy(array).permute(2, 0, 1).mul_(2 / 255).sub_(1).contiguous()
+    # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
 
 
 def _image_readable(path: Path) -> bool:
