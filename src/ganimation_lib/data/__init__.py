@@ -23,6 +23,7 @@ from .prepare import prepare_openface as prepare_openface
 from .sample import AUSample as AUSample
 from .synthetic import SyntheticFaces as SyntheticFaces
 from .synthetic import contact_sheet as contact_sheet
+from .synthetic import identity_from_name as identity_from_name
 from .targets import RandomOtherTarget as RandomOtherTarget
 from .targets import TargetSampler as TargetSampler
 
@@ -41,6 +42,7 @@ __all__ = [
     "TargetSampler",
     "UnsafePickleError",
     "contact_sheet",
+    "identity_from_name",
     "load_image",
     "prepare_openface",
     "read_attributes_txt",
