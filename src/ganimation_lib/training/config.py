@@ -188,17 +188,21 @@ class TrainerConfig(ConfigMixin):
         defaults: dict[str, Any] = {
             "batch_size": 16,
             "generator_lr": 5e-4,
-            "critic_lr": 5e-4,
+            "critic_lr": 2e-3,
             "n_critic": 1,
             "expression_form": "mean",
             "smoothness_form": "squared_mean",
             "loss_weights": LossWeights(
-                expression=10.0, cycle=10.0, attention_saturation=0.1, attention_smoothness=1.0, gradient_penalty=10.0
+                expression=30.0,
+                cycle=10.0,
+                attention_saturation=0.01,
+                attention_smoothness=1.0,
+                gradient_penalty=10.0,
             ),
             "lr_unit": "step",
             "lr_constant": 10**9,
             "lr_decay": 0,
-            "critic_warmup_steps": 100,
+            "critic_warmup_steps": 300,
             "ema_decay": 0.99,
         }
         return cls(**{**defaults, **overrides})
