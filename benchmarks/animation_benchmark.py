@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--conv-dim", type=int, default=64, help="generator base channels (official: 64)")
     parser.add_argument("--frames", type=int, default=24, help="frames per animation (one transition)")
     parser.add_argument("--batch", type=int, default=8, help="frames per forward on the batched path")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each path; the best is kept")
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig.official(image_size=args.size, conv_dim=args.conv_dim)).to(device).eval()
     image = torch.rand(3, args.size, args.size, device=device) * 2 - 1
@@ -56,7 +59,7 @@ def main() -> None:
 
     # Warm-up (allocator, kernels, thread pool) for both paths, kept short: one edit and a batch.
     edit(generator, image, path[0])
-    animate(generator, image, keyframes, frames_per_transition=args.batch - 1, batch_size=args.batch)
+    animate(generator, image, keyframes, frames_per_transition=max(1, args.batch - 1), batch_size=args.batch)
     sync()
 
     def best_rate(run: Callable[[], int]) -> float:
