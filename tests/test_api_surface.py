@@ -26,6 +26,9 @@ EXPECTED_PUBLIC_NAMES = {
     "load_checkpoint",
     "edit",
     "animate",
+    "Callback",
+    "Trainer",
+    "TrainerConfig",
 }
 
 
