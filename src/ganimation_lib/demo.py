@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Default training budget in seconds: with drawing, validation and writing the demo ends within ~5 minutes.
-DEMO_TIME = 200.0
+DEMO_TIME = 220.0
 
 #: The expressions the demo's grid shows and its animation moves through.
 DEMO_EXPRESSIONS: tuple[str, ...] = ("happy", "surprise", "sad", "anger")
@@ -252,7 +252,9 @@ def run_demo(
     files["comparison"] = save_image(_comparison(model, val, faces), out / "comparison.png")
     from .inference import animate, save_gif
 
-    face = (val[0].image + 1) / 2
+    # Animate a held-out face that shows no expression, so the GIF starts from the real face.
+    neutral = [i for i in range(len(val)) if float(val.table[i].abs().sum()) == 0.0]
+    face = (val[neutral[0] if neutral else 0].image + 1) / 2
     frames = animate(model, face, ["neutral", *DEMO_EXPRESSIONS, "neutral"], frames_per_transition=8, easing="ease")
     pil_frames = [_to_pil(f) for f in frames]
     big = [f.resize((f.width * 4, f.height * 4), Image.Resampling.NEAREST) for f in pil_frames]

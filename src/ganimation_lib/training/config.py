@@ -187,7 +187,7 @@ class TrainerConfig(ConfigMixin):
         """
         defaults: dict[str, Any] = {
             "batch_size": 16,
-            "generator_lr": 5e-4,
+            "generator_lr": 1e-3,
             "critic_lr": 2e-3,
             "n_critic": 1,
             "expression_form": "mean",
