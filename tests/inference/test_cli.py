@@ -116,3 +116,31 @@ def test_animate_mp4_without_pyav(
     argv = ["animate", str(model_dir), str(photo), "--keyframes", "happy,sad", "-o", str(tmp_path / "a.mp4")]
     assert main(argv) == 2
     assert "pip install 'ganimation_lib[video]'" in capsys.readouterr().err
+
+
+def test_edit_uses_the_ema_weights_of_a_training_checkpoint(photo: Path, tmp_path: Path) -> None:
+    from ganimation_lib import AUSample, Trainer, TrainerConfig
+    from ganimation_lib.inference import edit
+    from tests.conftest import tiny_critic_config
+
+    data = [AUSample(torch.rand(3, 32, 32) * 2 - 1, torch.rand(17), torch.rand(17), "", f"{i}") for i in range(4)]
+    config = TrainerConfig(batch_size=2, n_critic=1, max_steps=2, device="cpu", ema_decay=0.5, checkpoint_every=0)
+    trainer = Trainer(
+        generator=tiny_generator_config(),
+        critic=tiny_critic_config(),
+        config=config,
+        output_dir=tmp_path / "run",
+        progress=False,
+    )
+    trainer.fit(data)
+    (checkpoint,) = (tmp_path / "run" / "checkpoints").glob("*.pt")
+    out = tmp_path / "out.png"
+    assert (
+        main(["edit", str(checkpoint), str(photo), "--expression", "happy", "--image-size", "32", "-o", str(out)]) == 0
+    )
+    assert trainer.ema is not None
+    expected = edit(trainer.ema.shadow, Image.open(photo), "happy")
+    raw = edit(trainer.generator, Image.open(photo), "happy")
+    edited = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(edited - np.asarray(expected).astype(int)).max() <= 1
+    assert np.abs(edited - np.asarray(raw).astype(int)).max() > 1  # the raw weights would give another image
