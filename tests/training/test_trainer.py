@@ -148,7 +148,7 @@ def test_swapped_generator_and_custom_loss_term_train_without_editing_the_librar
 
     def colour_prior(step: GeneratorStep) -> Tensor:
         value = 0.5 * step.fake.color.float().abs().mean()
-        calls.append(float(value))
+        calls.append(float(value.detach()))
         return value
 
     before = generator.offset.weight.detach().clone()
