@@ -130,7 +130,7 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Restore the states that :func:`capture_rng_state` captured."""
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     python = state["python"]
     random.setstate((python["version"], tuple(int(x) for x in python["state"].tolist()), python["gauss"]))
     n = state["numpy"]
@@ -138,4 +138,4 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
     )
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

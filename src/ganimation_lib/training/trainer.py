@@ -601,7 +601,9 @@ class Trainer:
             self.fixed_batch, _ = collect_fixed_batch(data, cfg.num_validation_samples, cfg.seed)
 
         if resume_from is not None:
-            self.load_state_dict(load_training_state(resume_from, map_location=self.device))
+            # Loaded on the CPU: the RNG states must stay CPU byte tensors; the networks and optimizers
+            # copy their tensors to the training device themselves.
+            self.load_state_dict(load_training_state(resume_from, map_location="cpu"))
         else:
             torch.manual_seed(cfg.seed)
             random.seed(cfg.seed)
