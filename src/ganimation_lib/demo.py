@@ -250,14 +250,14 @@ def run_demo(
     batch = torch.stack([val[i].image for i in faces])
     files["grid"] = save_image(make_sample_grid(model, batch, targets), out / "grid.png")
     files["comparison"] = save_image(_comparison(model, val, faces), out / "comparison.png")
-    from .inference import animate, save_gif
+    from .inference import animate, save_gif, to_pil
 
-    # Animate a held-out face that shows no expression, so the GIF starts from the real face.
+    # Animate a held-out face that shows no expression, so the GIF starts from the real face. It goes in as
+    # a PIL image: animate() reads float tensors as [-1, 1], the dataset's own scale.
     neutral = [i for i in range(len(val)) if float(val.table[i].abs().sum()) == 0.0]
-    face = (val[neutral[0] if neutral else 0].image + 1) / 2
+    face = to_pil(val[neutral[0] if neutral else 0].image)
     frames = animate(model, face, ["neutral", *DEMO_EXPRESSIONS, "neutral"], frames_per_transition=8, easing="ease")
-    pil_frames = [_to_pil(f) for f in frames]
-    big = [f.resize((f.width * 4, f.height * 4), Image.Resampling.NEAREST) for f in pil_frames]
+    big = [f.resize((f.width * 4, f.height * 4), Image.Resampling.NEAREST) for f in frames]
     files["animation"] = save_gif(big, out / "animation.gif", duration=70)
     strip = _strip(big)
     strip_path = out / "animation_strip.png"
@@ -273,15 +273,6 @@ def run_demo(
         seconds=time.perf_counter() - began,
         files=files,
     )
-
-
-def _to_pil(frame: object) -> Image.Image:
-    if isinstance(frame, Image.Image):
-        return frame.convert("RGB")
-    if isinstance(frame, Tensor):
-        array = (frame.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        return Image.fromarray(array)
-    raise TypeError(f"unexpected frame type {type(frame).__name__}")
 
 
 def _fmt(figures: Mapping[str, float]) -> str:
