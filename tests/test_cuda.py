@@ -41,3 +41,24 @@ def test_cuda_autocast_forward_backward_and_float32_penalty(dtype: torch.dtype) 
     assert penalty.dtype == torch.float32 and torch.isfinite(penalty)
     (judged.score.float().mean() + penalty).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in generator.parameters())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_trainer_fits_and_resumes_on_cuda(precision: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ganimation_lib import Trainer
+    from tests.training.helpers import RandomAUData, tiny_config, tiny_models
+
+    out = Path(str(tmp_path))
+    config = tiny_config(device="cuda", precision=precision, max_steps=4, checkpoint_every=2, ema_decay=0.9)
+    trainer = Trainer(**tiny_models(), config=config, output_dir=out, progress=False)
+    trainer.fit(RandomAUData(length=8))
+    assert trainer.step == 4 and trainer.nonfinite_streak == 0
+    assert next(trainer.generator.parameters()).device.type == "cuda"
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+    resumed = Trainer(**tiny_models(), config=config.replace(max_steps=6), output_dir=out, progress=False)
+    resumed.fit(RandomAUData(length=8), resume_from=out / "checkpoints")
+    assert resumed.step == 6
+    exported = resumed.export(out / "generator")
+    assert (exported / "model.safetensors").is_file()
