@@ -187,7 +187,7 @@ def init_official_(module: nn.Module, std: float = 0.02) -> None:
         >>> import torch
         >>> conv = torch.nn.Conv2d(3, 64, 3)
         >>> init_official_(conv)
-        >>> float(conv.bias.abs().max())
+        >>> conv.bias.abs().max().item()
         0.0
     """
     for m in module.modules():
