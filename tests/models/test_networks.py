@@ -202,6 +202,7 @@ def test_residual_adds_its_input() -> None:
         (lambda: GeneratorConfig(image_size=30), "image_size=30"),
         (lambda: GeneratorConfig(num_residual_blocks=-1), "num_residual_blocks=-1"),
         (lambda: GeneratorConfig(padding_mode="mirror"), "padding_mode='mirror'"),  # type: ignore[arg-type]
+        (lambda: GeneratorConfig(attention_bias=float("inf")), "attention_bias=inf"),
         (lambda: GeneratorConfig.from_preset("stargan"), "unknown generator preset 'stargan'"),
         (lambda: CriticConfig(image_size=96, depth=6), "image_size=96 is not divisible by 2\\*\\*depth=64"),
         (lambda: CriticConfig(leaky_slope=-1.0), "leaky_slope=-1.0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,7 +75,8 @@ class GeneratorConfig(ConfigMixin):
         check_choice(owner, "padding_mode", self.padding_mode, _PADDING_MODES)
         check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
         bias = self.attention_bias
-        if bias is not None and (not isinstance(bias, (int, float)) or isinstance(bias, bool) or bias != bias):
+        number = isinstance(bias, (int, float)) and not isinstance(bias, bool)
+        if bias is not None and (not number or not math.isfinite(bias)):
             raise ValueError(f"{owner}.attention_bias={bias!r} must be None or a finite number (e.g. 3.0)")
 
     @classmethod
