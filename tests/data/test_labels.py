@@ -199,3 +199,13 @@ def test_au_table_select_and_normalise_checks() -> None:
     with pytest.raises(ValueError, match="shape"):
         AUTable(("a", "b"), np.zeros((1, 17)))
     assert table.normalised(scale=2.5).tolist() == [[2.0, 1.0]]
+
+
+def test_written_label_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    # tempfile.mkstemp makes 0600 files; moved into place they would be unreadable to anyone else.
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    expected = plain.stat().st_mode & 0o777  # 0666 less this process's umask
+    table = write_au_table(tmp_path / "aus.csv", {"a.jpg": [1.0] * 17})
+    ids = write_ids(tmp_path / "train_ids.csv", ["a.jpg"])
+    assert table.stat().st_mode & 0o777 == expected and ids.stat().st_mode & 0o777 == expected

@@ -107,3 +107,12 @@ def test_heatmap_runs_from_black_to_bright() -> None:
     assert heat.shape == (3, 1, 5)
     brightness = heat.sum(dim=0)[0]
     assert (brightness.diff() > 0).all() and heat[:, 0, 0].eq(-1).all()
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    # tempfile.mkstemp makes 0600 files; moved into place they would be unreadable to anyone else.
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    expected = plain.stat().st_mode & 0o777  # 0666 less this process's umask
+    for path in (save_image(_frames(2)[0], tmp_path / "x.png"), save_gif(_frames(), tmp_path / "x.gif")):
+        assert path.stat().st_mode & 0o777 == expected, path.name

@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["atomic_text"]
+__all__ = ["atomic_text", "create_temporary"]
+
+
+def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """Create a new, uniquely named file in ``directory`` and return its open descriptor and path.
+
+    Unlike ``tempfile.mkstemp`` (which creates files with mode 0600), the file gets the permissions any
+    new file would get (0666 less the umask), so what is moved onto the final name is as readable as a file
+    written directly there.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> fd, path = create_temporary(pathlib.Path(tempfile.mkdtemp()), ".x.", ".tmp")
+        >>> os.close(fd); path.name.startswith(".x.") and path.suffix == ".tmp"
+        True
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = directory / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}")  # pragma: no cover
 
 
 @contextlib.contextmanager
@@ -28,10 +51,12 @@ def atomic_text(path: str | Path, newline: str | None = "") -> Iterator[TextIO]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    descriptor, temporary = create_temporary(target.parent, f".{target.name}.", ".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as handle:
             yield handle
+            handle.flush()
+            os.fsync(handle.fileno())  # the data is on disk before the name points at it
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..data._atomic import create_temporary
 from .edit import EditResult
 from .images import ImageLike, to_pil, to_tensor
 
@@ -54,10 +54,11 @@ def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
     if target.is_dir():
         raise ValueError(f"{target} is a folder; give a file name such as {target / 'out.png'}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    # Not tempfile.mkstemp: its files are 0600, and os.replace would carry that onto the result.
+    fd, tmp_name = create_temporary(target.parent, f".{target.stem}.", target.suffix)
     os.close(fd)
     try:
-        yield Path(tmp_name)
+        yield tmp_name
         os.replace(tmp_name, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
