@@ -202,3 +202,34 @@ def test_argument_checks(synthetic_root: Path) -> None:
         AUDataset()
     with pytest.raises(IndexError):
         AUDataset(synthetic_root, image_size=SIZE)[12]
+
+
+class _Sources(torch.utils.data.Dataset[int]):
+    """Only the target sampling of a dataset: item i is the index its target came from."""
+
+    def __init__(self, sampler: RandomOtherTarget) -> None:
+        self.sampler, self.table = sampler, torch.rand(1000, 3)
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int) -> int:
+        source = self.sampler(index, self.table)[1]
+        assert source is not None
+        return source
+
+
+def test_seeded_target_sampler_differs_between_dataloader_workers() -> None:
+    # Every worker gets a copy of the sampler's generator in the same state; unless reseeded per worker,
+    # worker 0 and worker 1 draw the same targets (and every epoch repeats them).
+    from torch.utils.data import DataLoader
+
+    def sources(loader_seed: int) -> list[list[int]]:
+        data = _Sources(RandomOtherTarget(generator=torch.Generator().manual_seed(1)))
+        loader = DataLoader(data, batch_size=4, num_workers=2, generator=torch.Generator().manual_seed(loader_seed))
+        return [batch.tolist() for batch in loader]
+
+    first, second = sources(0)
+    assert first != second  # worker 0's batch and worker 1's batch
+    assert sources(0) == [first, second]  # a seeded DataLoader still repeats exactly
+    assert sources(1) != [first, second]  # and another epoch (another worker seed) differs

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import get_worker_info
 
 __all__ = ["RandomOtherTarget", "TargetSampler"]
 
@@ -35,7 +37,10 @@ class RandomOtherTarget:
     """The official recipe: the AUs of a random other item, plus uniform noise.
 
     Randomness comes from ``generator`` when given, else from PyTorch's global generator, which
-    ``DataLoader`` seeds differently in each worker (so workers do not repeat each other's targets).
+    ``DataLoader`` seeds differently in each worker (so workers do not repeat each other's targets). Each
+    ``DataLoader`` worker receives a copy of ``generator`` in the same state, so in a worker the copy is
+    reseeded once from that state and the worker's seed: workers draw different targets, epochs (fresh
+    workers) differ, and a ``DataLoader`` with a seeded ``generator=`` still repeats exactly.
 
     Args:
         noise: Half-width of the uniform noise added to every AU (official: 0.1). 0 disables it.
@@ -63,21 +68,35 @@ class RandomOtherTarget:
         self.noise = float(noise)
         self.clip = clip
         self.generator = generator
+        self._worker_seed: int | None = None  # the DataLoader worker seed the generator was reseeded for
+
+    def _generator(self) -> torch.Generator | None:
+        """``generator``, reseeded once per DataLoader worker so workers do not share one random stream."""
+        if self.generator is None:
+            return None
+        info = get_worker_info()
+        if info is not None and info.seed != self._worker_seed:
+            own = int(torch.randint(2**62, (1,), generator=self.generator))
+            mixed = np.random.SeedSequence([own, int(info.seed) % 2**64]).generate_state(2, np.uint32)
+            self.generator.manual_seed(int(mixed[0]) << 32 | int(mixed[1]))
+            self._worker_seed = int(info.seed)
+        return self.generator
 
     def __call__(self, index: int, table: Tensor) -> tuple[Tensor, int | None]:
         """Return the AUs of a random item other than ``index`` (when there is one), with noise."""
         count = int(table.shape[0])
         if count == 0:
             raise ValueError("cannot sample a target from an empty AU table")
+        generator = self._generator()
         if count == 1:
             source = 0
         else:
             # Draw among the count - 1 other items so an item is never its own target.
-            source = int(torch.randint(count - 1, (1,), generator=self.generator))
+            source = int(torch.randint(count - 1, (1,), generator=generator))
             source += source >= index
         target = table[source].to(torch.float32).clone()
         if self.noise > 0:
-            target += (torch.rand(target.shape, generator=self.generator) * 2 - 1) * self.noise
+            target += (torch.rand(target.shape, generator=generator) * 2 - 1) * self.noise
         if self.clip is not None:
             target.clamp_(self.clip[0], self.clip[1])
         return target, source
