@@ -41,6 +41,27 @@ def test_edit_with_a_preset_and_a_box(model_dir: Path, photo: Path, tmp_path: Pa
     assert Image.open(view).size == (4 * 256 + 3 * 4, 256)
 
 
+def test_edit_runs_the_generator_once_and_matches_the_library(
+    model_dir: Path, photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganimation_lib.inference import edit
+
+    calls: list[int] = []
+    forward = Generator.forward
+
+    def counting(self: Generator, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return forward(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Generator, "forward", counting)
+    out, view = tmp_path / "out.png", tmp_path / "view.png"
+    argv = ["edit", str(model_dir), str(photo), "--expression", "sad", "--box", "20.6,10,50,40", "--device", "cpu"]
+    assert main([*argv, "-o", str(out), "--side-by-side", str(view)]) == 0
+    assert len(calls) == 1  # the side-by-side view reuses the edit's maps
+    expected = edit(Generator.from_pretrained(model_dir), Image.open(photo), "sad", box=(20.6, 10, 50, 40))
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+
+
 def test_edit_with_au_values_from_a_checkpoint_file(photo: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "net_G.pth"
     torch.save(Generator(tiny_generator_config()).state_dict(), checkpoint)
@@ -58,6 +79,8 @@ def test_edit_with_au_values_from_a_checkpoint_file(photo: Path, tmp_path: Path)
         (["--au", "smile=1"], "not an AU name"),
         (["--expression", "happy", "--box", "200,200,300,300"], "lies outside the 80x60 image"),
         (["--expression", "happy", "--box", "1,2,3"], "LEFT,TOP,RIGHT,BOTTOM"),
+        (["--expression", "happy", "--box", "0,0,inf,40"], "LEFT,TOP,RIGHT,BOTTOM"),  # was an OverflowError
+        (["--expression", "happy", "--box", "0,0,nan,40"], "LEFT,TOP,RIGHT,BOTTOM"),
     ],
 )
 def test_edit_errors_are_reported_not_raised(

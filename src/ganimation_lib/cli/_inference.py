@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -18,18 +19,20 @@ def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
     """Parse ``--box LEFT,TOP,RIGHT,BOTTOM`` (pixels).
 
     Examples:
-        >>> parse_box("10, 20,110,120")
-        (10, 20, 110, 120)
+        >>> parse_box("10, 20,110,120"), parse_box("10.7,20,110,120.2")
+        ((10, 20, 110, 120), (11, 20, 110, 120))
     """
     if text is None:
         return None
-    parts = [p.strip() for p in text.split(",")]
+    message = f"--box {text!r} must be four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. --box 120,80,280,240"
     try:
-        left, top, right, bottom = (int(float(p)) for p in parts)
+        values = [float(p.strip()) for p in text.split(",")]
     except ValueError:
-        raise ValueError(
-            f"--box {text!r} must be four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. --box 120,80,280,240"
-        ) from None
+        raise ValueError(message) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ValueError(message)
+    # Rounded like edit()'s own boxes (int() would truncate 10.7 to 10 where the library gives 11).
+    left, top, right, bottom = (round(v) for v in values)
     return left, top, right, bottom
 
 

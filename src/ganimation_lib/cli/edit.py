@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..aus import aus_from_dict, expression_names
-from ..inference.edit import edit, edit_results
+from ..inference.edit import _paste_result, edit_results
 from ..inference.targets import Expression, Target, parse_au_assignments
 from ..inference.writers import save_image, side_by_side
 from ._inference import add_common_arguments, load_generator, open_image, parse_box
@@ -73,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(args)
     image = open_image(args.image)
     box = parse_box(args.box)
-    edited = edit(generator, image, target, source=source, box=box, feather=args.feather)
+    # One generator run gives both the edited image and, if asked, the inspection view.
+    result = edit_results(generator, [image], target, source=source, boxes=[box], feather=args.feather)[0]
+    edited = _paste_result(image, result)
     path = save_image(edited, args.output)
     print(f"wrote {path} ({edited.size[0]}x{edited.size[1]})")
     if args.side_by_side:
-        result = edit_results(generator, [image], target, source=source, boxes=box, feather=args.feather)[0]
         view = save_image(side_by_side(result), args.side_by_side)
         print(f"wrote {view} (input | output | attention | colour)")
     return 0

@@ -302,10 +302,15 @@ def _edit_jobs(
     return faces, jobs
 
 
+def _paste_result(original: ImageT, result: EditResult) -> ImageT:
+    """``original`` with the edited box of ``result`` written back (pixels outside the box unchanged)."""
+    left, top = result.box[0] - result.region[0], result.box[1] - result.region[1]
+    right, bottom = result.box[2] - result.region[0], result.box[3] - result.region[1]
+    return paste(original, result.output[:, top:bottom, left:right], result.box[0], result.box[1])
+
+
 def _paste_back(face: _Face, result: EditResult) -> Any:
-    left, top = face.box[0] - face.region[0], face.box[1] - face.region[1]
-    right, bottom = face.box[2] - face.region[0], face.box[3] - face.region[1]
-    return paste(face.original, result.output[:, top:bottom, left:right], face.box[0], face.box[1])
+    return _paste_result(face.original, result)
 
 
 def edit_batch(
