@@ -360,12 +360,25 @@ class Trainer:
             group["lr"] = self.config.critic_lr * factor
         return factor
 
+    @staticmethod
+    def _read(terms: Mapping[str, Tensor], total: Tensor, prefix: str) -> dict[str, float]:
+        """The phase's losses as floats, read from the device in one transfer (one sync per phase, not per term)."""
+        values = torch.stack([*(v.detach().float() for v in terms.values()), total.detach().float()]).tolist()
+        metrics = {f"{prefix}/{k}": v for k, v in zip(terms, values, strict=False)}
+        metrics[f"{prefix}/total"] = values[-1]
+        return metrics
+
     def _optimize(
-        self, loss: Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler
+        self,
+        loss: Tensor,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        finite: bool,
     ) -> bool:
-        """Back-propagate ``loss`` and step; return False (and skip the step) when the loss is not finite."""
+        """Back-propagate ``loss`` and step; return False (and skip the step) when the loss is not ``finite``."""
         optimizer.zero_grad(set_to_none=True)
-        if not bool(torch.isfinite(loss)):
+        if not finite:
             return False
         scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         if self.config.grad_clip is not None:
@@ -399,13 +412,14 @@ class Trainer:
             for name, term in self.critic_losses.items():
                 terms[name] = term(step).float()
         total = torch.stack(list(terms.values())).sum()
-        ok = self._optimize(total, self.critic, self.critic_optimizer, self.critic_scaler)
+        metrics = self._read(terms, total, "critic")
+        finite = math.isfinite(metrics["critic/total"])
+        ok = self._optimize(total, self.critic, self.critic_optimizer, self.critic_scaler, finite)
         if ok and cfg.gradient_penalty_mode == "separate_step":
             gp = w.gradient_penalty * gradient_penalty(critic_fn, real, fake)
-            terms["gradient_penalty"] = gp
-            ok = self._optimize(gp, self.critic, self.critic_optimizer, self.critic_scaler)
-        metrics = {f"critic/{k}": float(v.detach()) for k, v in terms.items()}
-        metrics["critic/total"] = float(total.detach())
+            gp_value = float(gp.detach())
+            metrics["critic/gradient_penalty"] = gp_value
+            ok = self._optimize(gp, self.critic, self.critic_optimizer, self.critic_scaler, math.isfinite(gp_value))
         return metrics, ok
 
     def _score_fn(self) -> Callable[[Tensor], Tensor]:
@@ -442,11 +456,11 @@ class Trainer:
             for name, term in self.generator_losses.items():
                 terms[name] = term(step).float()
         total = torch.stack(list(terms.values())).sum()
-        ok = self._optimize(total, self.generator, self.generator_optimizer, self.generator_scaler)
+        metrics = self._read(terms, total, "generator")
+        finite = math.isfinite(metrics["generator/total"])
+        ok = self._optimize(total, self.generator, self.generator_optimizer, self.generator_scaler, finite)
         if ok and self.ema is not None:
             self.ema.update(self.generator)
-        metrics = {f"generator/{k}": float(v.detach()) for k, v in terms.items()}
-        metrics["generator/total"] = float(total.detach())
         return metrics, ok
 
     def _generator_due(self) -> bool:
