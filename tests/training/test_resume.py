@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from ganimation_lib.training import Trainer, load_training_state
+from ganimation_lib.training import Callback, Trainer, load_training_state
 from ganimation_lib.training.checkpoint import latest_checkpoint, list_checkpoints
 
 from .helpers import RandomAUData, tiny_config, tiny_models
 
 
-def _trainer(tmp: Path, **overrides: object) -> Trainer:
+def _trainer(tmp: Path, callbacks: Sequence[Callback] = (), **overrides: object) -> Trainer:
     settings: dict[str, object] = {"ema_decay": 0.9, "checkpoint_every": 3, "keep_checkpoints": 5, **overrides}
     config = tiny_config(**settings)
-    return Trainer(**tiny_models(), config=config, output_dir=tmp, progress=False)
+    return Trainer(**tiny_models(), config=config, output_dir=tmp, callbacks=callbacks, progress=False)
+
+
+class DrawsAtStart(Callback):
+    """A callback that uses the global RNGs when a fit starts (as a logger picking a run id might)."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        torch.rand(3)
+        random.random()
+        np.random.rand()
 
 
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> None:
@@ -32,7 +44,7 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> Non
     first = _trainer(tmp_path / "parts", max_steps=5, checkpoint_every=5)
     first.fit(data, val_data=RandomAUData(length=2, seed=1))
     torch.manual_seed(1234)  # the resumed run must not depend on the RNG state it starts with
-    second = _trainer(tmp_path / "parts2", max_steps=8, checkpoint_every=5)
+    second = _trainer(tmp_path / "parts2", max_steps=8, checkpoint_every=5, callbacks=[DrawsAtStart()])
     second.fit(data, val_data=RandomAUData(length=2, seed=1), resume_from=tmp_path / "parts" / "checkpoints")
 
     assert second.step == full.step == 8 and second.epoch == full.epoch
@@ -43,9 +55,26 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> Non
     assert full.ema is not None and second.ema is not None
     for key, value in full.ema.state_dict().items():
         assert torch.equal(value, second.ema.state_dict()[key]), f"ema.{key} differs"
-    opt_a, opt_b = full.generator_optimizer.state_dict(), second.generator_optimizer.state_dict()
-    for index, state in opt_a["state"].items():
-        assert torch.equal(state["exp_avg"], opt_b["state"][index]["exp_avg"])
+    for name in ("generator_optimizer", "critic_optimizer"):
+        opt_a, opt_b = getattr(full, name).state_dict(), getattr(second, name).state_dict()
+        for index, state in opt_a["state"].items():
+            assert torch.equal(state["exp_avg"], opt_b["state"][index]["exp_avg"]), name
+            assert torch.equal(state["exp_avg_sq"], opt_b["state"][index]["exp_avg_sq"]), name
+
+
+def test_fit_gives_the_caller_its_rng_back(tmp_path: Path) -> None:
+    torch.manual_seed(7)
+    random.seed(7)
+    np.random.seed(7)
+    expected = (torch.rand(2), random.random(), np.random.rand())
+    torch.manual_seed(7)
+    random.seed(7)
+    np.random.seed(7)
+    trainer = _trainer(tmp_path, max_steps=2, checkpoint_every=0)
+    trainer.fit(RandomAUData(length=4))
+    trainer.fit(RandomAUData(length=4), resume_from=tmp_path / "checkpoints")
+    assert torch.equal(torch.rand(2), expected[0])
+    assert (random.random(), np.random.rand()) == expected[1:]
 
 
 def test_checkpoint_is_weights_only_and_complete(tmp_path: Path) -> None:

@@ -598,7 +598,26 @@ class Trainer:
             resume_from: A checkpoint file, or a folder (its newest ``step-*.pt``), to continue from.
             sampler: Replaces the default seeded :class:`ResumableSampler` (``set_epoch`` is called when
                 present); e.g. a ``DistributedSampler``.
+
+        Global random state: training draws from the global RNGs (torch CPU and CUDA, Python ``random``,
+        NumPy; e.g. a dataset's random targets), so ``fit`` sets them for the run — seeded with
+        ``config.seed``, or the checkpoint's states on a resume — right before the first iteration, and
+        puts the caller's states back when it returns or raises. Code after ``fit`` sees the RNG as it
+        was before the call.
         """
+        caller_rng = capture_rng_state()
+        try:
+            return self._fit(data, val_data, resume_from, sampler)
+        finally:
+            restore_rng_state(caller_rng)
+
+    def _fit(
+        self,
+        data: TrainingData,
+        val_data: Dataset[AUSample] | None,
+        resume_from: str | Path | None,
+        sampler: Sampler[int] | None,
+    ) -> dict[str, float]:
         cfg = self.config
         if not isinstance(data, DataLoader):
             if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
@@ -614,14 +633,13 @@ class Trainer:
         elif not isinstance(data, DataLoader):
             self.fixed_batch, _ = collect_fixed_batch(data, cfg.num_validation_samples, cfg.seed)
 
+        run_rng: dict[str, Any] | None = None
         if resume_from is not None:
             # Loaded on the CPU: the RNG states must stay CPU byte tensors; the networks and optimizers
             # copy their tensors to the training device themselves.
-            self.load_state_dict(load_training_state(resume_from, map_location="cpu"))
-        else:
-            torch.manual_seed(cfg.seed)
-            random.seed(cfg.seed)
-            np.random.seed(cfg.seed % 2**32)
+            state = load_training_state(resume_from, map_location="cpu")
+            self.load_state_dict(state)
+            run_rng = state["rng"]
 
         per_epoch = self._batches_per_epoch(data)
         max_steps, max_epochs = self._limits(per_epoch)
@@ -633,6 +651,14 @@ class Trainer:
         try:
             if val_data is not None and self.step == 0:
                 self.validate()
+            # The run's RNG states are set last, so whatever on_fit_start or the first validation draws
+            # cannot shift a resumed run against an uninterrupted one.
+            if run_rng is not None:
+                restore_rng_state(run_rng)
+            else:
+                torch.manual_seed(cfg.seed)
+                random.seed(cfg.seed)
+                np.random.seed(cfg.seed % 2**32)
             self._loop(data, sampler, max_steps, max_epochs)
             if val_data is not None and (cfg.validate_every == 0 or self.step % cfg.validate_every or cfg.fast_dev_run):
                 self.validate()
