@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -38,13 +39,13 @@ class DrawsAtStart(Callback):
 
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> None:
     data = RandomAUData(length=6)  # 3 batches per epoch: the break at step 5 falls mid-epoch
-    full = _trainer(tmp_path / "full", max_steps=8, checkpoint_every=5)
+    full = _trainer(tmp_path / "full", max_steps=8, checkpoint_every=5, log_every=2)
     full.fit(data, val_data=RandomAUData(length=2, seed=1))
 
-    first = _trainer(tmp_path / "parts", max_steps=5, checkpoint_every=5)
+    first = _trainer(tmp_path / "parts", max_steps=5, checkpoint_every=5, log_every=2)
     first.fit(data, val_data=RandomAUData(length=2, seed=1))
     torch.manual_seed(1234)  # the resumed run must not depend on the RNG state it starts with
-    second = _trainer(tmp_path / "parts2", max_steps=8, checkpoint_every=5, callbacks=[DrawsAtStart()])
+    second = _trainer(tmp_path / "parts2", max_steps=8, checkpoint_every=5, log_every=2, callbacks=[DrawsAtStart()])
     second.fit(data, val_data=RandomAUData(length=2, seed=1), resume_from=tmp_path / "parts" / "checkpoints")
 
     assert second.step == full.step == 8 and second.epoch == full.epoch
@@ -55,6 +56,13 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> Non
     assert full.ema is not None and second.ema is not None
     for key, value in full.ema.state_dict().items():
         assert torch.equal(value, second.ema.state_dict()[key]), f"ema.{key} differs"
+
+    # The metrics window open at the break (step 5 of 6) travels in the checkpoint: same averages logged.
+    def train_records(run: str) -> list[dict[str, float]]:
+        lines = (tmp_path / run / "logs" / "metrics.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if r["kind"] == "train" and r["step"] > 5]
+
+    assert train_records("parts2") == train_records("full") and len(train_records("full")) == 2
     for name in ("generator_optimizer", "critic_optimizer"):
         opt_a, opt_b = getattr(full, name).state_dict(), getattr(second, name).state_dict()
         for index, state in opt_a["state"].items():

@@ -301,6 +301,15 @@ class MetricsLogger(Callback):
         if trainer.is_main_process:
             self._record(trainer, "validation", metrics)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The running sums of the current logging window, so a resumed run logs the same averages."""
+        return {"sums": dict(self._sums), "counts": dict(self._counts)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self._sums = {str(k): float(v) for k, v in state.get("sums", {}).items()}
+        self._counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
+
     def on_fit_end(self, trainer: Trainer) -> None:
         if self._writer is not None:
             self._writer.close()
