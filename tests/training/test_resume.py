@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +122,15 @@ def test_keeps_only_the_last_k(tmp_path: Path) -> None:
     )
     trainer.fit(RandomAUData(length=4))
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["step-000000005.pt", "step-000000006.pt"]
+
+
+def test_resuming_from_an_older_checkpoint_never_prunes_the_new_one(tmp_path: Path) -> None:
+    _trainer(tmp_path, max_steps=2, checkpoint_every=1).fit(RandomAUData(length=4))
+    folder = tmp_path / "checkpoints"
+    shutil.copy(folder / "step-000000002.pt", folder / "step-000000010.pt")  # a later step of an abandoned run
+    resumed = _trainer(tmp_path, max_steps=3, checkpoint_every=1, keep_checkpoints=1)
+    resumed.fit(RandomAUData(length=4), resume_from=folder / "step-000000002.pt")
+    assert [p.name for p in list_checkpoints(folder)] == ["step-000000003.pt"]
 
 
 _CHILD = textwrap.dedent(

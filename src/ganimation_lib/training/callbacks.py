@@ -117,7 +117,7 @@ class Checkpointing(Callback):
             return self.last_saved
         path = save_training_state(trainer.state_dict(), checkpoint_path(self.folder, trainer.step))
         self._last_step, self.last_saved = trainer.step, path
-        prune_checkpoints(self.folder, self.keep)
+        prune_checkpoints(self.folder, self.keep, protect=path)
         return path
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:

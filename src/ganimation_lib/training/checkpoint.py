@@ -99,10 +99,20 @@ def latest_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
     return found[-1] if found else None
 
 
-def prune_checkpoints(folder: str | os.PathLike[str], keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` step checkpoints; return the deleted paths."""
+def prune_checkpoints(
+    folder: str | os.PathLike[str], keep: int, *, protect: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """Delete all but the newest ``keep`` step checkpoints; return the deleted paths.
+
+    ``protect`` (the checkpoint just written) is never deleted and counts as one of the ``keep``: a run
+    resumed from an older checkpoint, in a folder that still holds higher steps of the abandoned run, must
+    not delete the state it has just saved because its step number is lower.
+    """
     found = list_checkpoints(folder)
-    doomed = found[: max(0, len(found) - keep)]
+    kept = Path(protect).resolve() if protect is not None else None
+    others = [p for p in found if p.resolve() != kept]
+    room = keep - (1 if kept is not None and len(others) < len(found) else 0)
+    doomed = others[: max(0, len(others) - room)]
     for path in doomed:
         path.unlink(missing_ok=True)
     return doomed
