@@ -47,3 +47,18 @@ def test_too_many_in_a_row_stop_with_the_last_good_checkpoint_intact(tmp_path: P
     assert files[-1] == "step-000000002.pt"
     state = load_training_state(tmp_path / "checkpoints" / "step-000000002.pt")
     assert all(torch.isfinite(v).all() for v in state["critic"].values())
+
+
+def test_after_a_resume_the_error_names_the_checkpoint_resumed_from(tmp_path: Path) -> None:
+    Trainer(**tiny_models(), config=tiny_config(max_steps=2), output_dir=tmp_path, progress=False).fit(
+        RandomAUData(length=4)
+    )
+    trainer = Trainer(
+        **tiny_models(),
+        config=tiny_config(max_steps=10, max_nonfinite_steps=2),
+        output_dir=tmp_path,
+        critic_losses={"bad": lambda step: torch.tensor(float("nan"))},
+        progress=False,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"last good checkpoint is \S*step-000000002\.pt"):
+        trainer.fit(RandomAUData(length=4), resume_from=tmp_path / "checkpoints")

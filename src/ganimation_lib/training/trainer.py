@@ -37,7 +37,7 @@ from ..losses import (
 from ..models.critic import Critic, CriticConfig, CriticOutput
 from ..models.generator import Generator, GeneratorConfig, GeneratorOutput
 from .callbacks import Callback, Checkpointing, MetricsLogger, ProgressBar, SampleGrid
-from .checkpoint import capture_rng_state, load_training_state, restore_rng_state
+from .checkpoint import capture_rng_state, latest_checkpoint, load_training_state, restore_rng_state
 from .config import TrainerConfig
 from .ema import EMA
 from .sampling import ResumableSampler
@@ -125,6 +125,12 @@ class _SkipSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return max(0, len(self.sampler) - self.start)  # type: ignore[arg-type]
+
+
+def _resolve_checkpoint(path: str | Path) -> Path | None:
+    """The file ``resume_from`` names (a folder stands for its newest checkpoint)."""
+    path = Path(path)
+    return latest_checkpoint(path) if path.is_dir() else path
 
 
 class Trainer:
@@ -252,6 +258,7 @@ class Trainer:
         self._val_indices: list[int] | None = None
         self._truth: TruthFn | None = None
         self._fit_start = 0.0
+        self._resumed_from: Path | None = None
 
     # ----------------------------------------------------------------------------------------- building
     @staticmethod
@@ -507,10 +514,11 @@ class Trainer:
         return metrics
 
     def _last_checkpoint(self) -> Path | None:
+        """The newest good checkpoint of this run: the last one saved, else the one it resumed from."""
         for cb in self.callbacks:
             if isinstance(cb, Checkpointing) and cb.last_saved is not None:
                 return cb.last_saved
-        return None
+        return self._resumed_from
 
     # ------------------------------------------------------------------------------------- validation
     def validate(self) -> dict[str, float]:
@@ -640,6 +648,7 @@ class Trainer:
             state = load_training_state(resume_from, map_location="cpu")
             self.load_state_dict(state)
             run_rng = state["rng"]
+            self._resumed_from = _resolve_checkpoint(resume_from)
 
         per_epoch = self._batches_per_epoch(data)
         max_steps, max_epochs = self._limits(per_epoch)
