@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -84,6 +85,15 @@ def test_fit_gives_the_caller_its_rng_back(tmp_path: Path) -> None:
     trainer.fit(RandomAUData(length=4), resume_from=tmp_path / "checkpoints")
     assert torch.equal(torch.rand(2), expected[0])
     assert (random.random(), np.random.rand()) == expected[1:]
+
+
+def test_resume_with_another_network_config_names_the_difference(tmp_path: Path) -> None:
+    _trainer(tmp_path, max_steps=1).fit(RandomAUData(length=4))
+    models = tiny_models()
+    models["generator"] = dataclasses.replace(models["generator"], attention_bias=3.0)
+    other = Trainer(**models, config=tiny_config(max_steps=2), progress=False)
+    with pytest.raises(ValueError, match=r"generator was built with a different config.*attention_bias"):
+        other.fit(RandomAUData(length=4), resume_from=tmp_path / "checkpoints")
 
 
 def test_checkpoint_is_weights_only_and_complete(tmp_path: Path) -> None:

@@ -127,6 +127,24 @@ class _SkipSampler(Sampler[int]):
         return max(0, len(self.sampler) - self.start)  # type: ignore[arg-type]
 
 
+def _check_same_config(name: str, config: Any, saved: Mapping[str, Any]) -> None:
+    """Refuse to load a checkpoint whose network was built differently, naming the fields that differ."""
+    if not saved or not hasattr(config, "to_dict"):
+        return
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    current = config.to_dict()
+    differ = [k for k in sorted(set(current) | set(saved)) if plain(current.get(k)) != plain(saved.get(k))]
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r}, this trainer {current.get(k)!r}" for k in differ)
+        raise ValueError(
+            f"the checkpoint's {name} was built with a different config ({detail}); build the Trainer with the "
+            f"checkpoint's {name}_config (ganimation train: the same --config/flags as the run that wrote it)"
+        )
+
+
 def _resolve_checkpoint(path: str | Path) -> Path | None:
     """The file ``resume_from`` names (a folder stands for its newest checkpoint)."""
     path = Path(path)
@@ -321,6 +339,8 @@ class Trainer:
                 f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}; it was written by "
                 f"ganimation_lib {state.get('library_version', '?')} — use that version to resume it"
             )
+        for name, module in (("generator", self.generator), ("critic", self.critic)):
+            _check_same_config(name, getattr(module, "config", None), state.get(f"{name}_config") or {})
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
         if self.ema is not None:
