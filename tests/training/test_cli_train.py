@@ -68,6 +68,18 @@ def test_train_writes_everything_and_resumes(folder: Path, tmp_path: Path, capsy
     assert state["step"] == 4 and state["generator_step"] == 2
 
 
+def test_resume_alone_reuses_the_run_settings(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    start = [str(folder), "--output", str(out), "--max-steps", "1", "--val-fraction", "0", "--n-critic", "1", *TINY]
+    assert main(["train", *start]) == 0
+    # Only the new limit: the network sizes and n_critic come from run_config.json, not the official defaults.
+    resume = [str(folder), "--output", str(out), "--resume", "--max-steps", "2", "--val-fraction", "0"]
+    assert main(["train", *resume, "--no-progress"]) == 0
+    assert "settings from" in capsys.readouterr().out
+    state = load_training_state(out / "checkpoints")
+    assert state["step"] == 2 and state["generator_step"] == 2 and state["generator_config"]["conv_dim"] == 8
+
+
 def test_flags_override_the_config_file_and_recipes(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"recipe": "fast", "trainer": {"n_critic": 3}, "generator": {"conv_dim": 12}}))

@@ -97,7 +97,8 @@ def register(subparsers: Any) -> None:
         nargs="?",
         const="latest",
         default=None,
-        help="continue from a checkpoint file, or (no value) the newest one in OUTPUT/checkpoints",
+        help="continue from a checkpoint file, or (no value) the newest one in OUTPUT/checkpoints; without "
+        "--config the settings come from OUTPUT/run_config.json",
     )
     parser.add_argument(
         "--recipe",
@@ -147,6 +148,8 @@ def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorCon
         if not path.is_file():
             raise FileNotFoundError(f"--config {path} does not exist")
         file = json.loads(path.read_text(encoding="utf-8"))
+        # "data" is what run_config.json records besides the configs; it is not a setting.
+        file.pop("data", None)
         unknown = sorted(
             set(file) - {"trainer", "generator", "critic", "recipe", "generator_preset", "critic_preset", "image_size"}
         )
@@ -192,8 +195,13 @@ def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorCon
 
 def run(args: argparse.Namespace) -> int:
     """Train, then export the generator to ``OUTPUT/generator``."""
-    trainer_config, generator_config, critic_config = build_configs(args)
     output = Path(args.output)
+    saved_run = output / "run_config.json"
+    if args.resume is not None and args.config is None and saved_run.is_file():
+        # Resume with the settings the run was started with (flags given now still override them).
+        print(f"--resume: settings from {saved_run} (flags override them)")
+        args.config = str(saved_run)
+    trainer_config, generator_config, critic_config = build_configs(args)
     resume: Path | None = None
     if args.resume == "latest":
         resume = latest_checkpoint(output / "checkpoints")
