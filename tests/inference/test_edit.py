@@ -75,6 +75,24 @@ def test_feathered_edge_blends_towards_the_original(generator: Generator) -> Non
     assert np.array_equal(soft[centre], hard[centre])  # the inside is not blended
 
 
+@pytest.mark.parametrize(("width", "height"), [(64, 32), (32, 64)])
+def test_a_whole_non_square_image_is_not_squashed_for_the_generator(
+    generator: Generator, width: int, height: int
+) -> None:
+    # A 16 px white square in a 64x32 (or 32x64) image must reach the 32 px model still square (8x8);
+    # resizing the whole image to 32x32 would make it 8x16.
+    image = -torch.ones(3, height, width)
+    image[:, 8:24, 8:24] = 1
+    seen: list[torch.Tensor] = []
+    hook = generator.register_forward_pre_hook(lambda _module, args: seen.append(args[0].clone()) and None)
+    out = edit(generator, image, "happy")
+    hook.remove()
+    (model_input,) = seen
+    assert model_input.shape == (1, 3, 32, 32) and out.shape == image.shape
+    rows, cols = torch.nonzero(model_input[0, 0] > 0, as_tuple=True)
+    assert int(rows.max() - rows.min()) + 1 == int(cols.max() - cols.min()) + 1 == 8
+
+
 def test_face_region_squares_and_clamps() -> None:
     assert face_region((10, 10, 20, 40), 100, 100) == ((10, 10, 20, 40), (0, 10, 30, 40))
     # A box wider than the image is tall: the square shrinks to the height and the box to the overlap.

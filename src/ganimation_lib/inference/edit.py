@@ -79,7 +79,8 @@ def face_region(box: Sequence[float] | None, width: int, height: int) -> tuple[B
 
     The region is the box expanded to a square around its centre (what the generator sees), shifted and if
     need be shrunk to fit inside the image. ``None`` means the whole image (then the region need not be
-    square: it is resized to the model's size and back, so the aspect change cancels).
+    square: it is padded to a square for the generator, so the face is never squashed, and the padding is
+    cropped off the generator's maps).
 
     Raises:
         ValueError: If the box is not four numbers, is empty or inverted, or lies outside the image.
@@ -144,10 +145,11 @@ class _Face:
 
     original: Any
     pixels: Tensor  # (3, h, w) float32 region of the input, on the generator's device
-    model_input: Tensor  # (3, S, S) the region resized for the generator
+    model_input: Tensor  # (3, S, S) the region (padded to a square if it is not one) resized for the generator
     region: Box
     box: Box
     mask: Tensor | None
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (left, right, top, bottom) added to make it square
 
 
 def _generator_of(generator: nn.Module) -> Generator:
@@ -176,17 +178,27 @@ def _prepare(image: ImageLike, box: Sequence[float] | None, feather: float, size
         pixels = to_tensor(view).to(device)
     else:
         pixels = to_tensor(image)[:, top:bottom, left:right].to(device)
+    # A whole non-square image is padded to a square (edge pixels repeated) rather than squashed into one:
+    # the generator was trained on undistorted square faces. The padding is cropped off its maps.
+    h, w = pixels.shape[-2:]
+    across, down = max(h - w, 0), max(w - h, 0)
+    padding = (across // 2, across - across // 2, down // 2, down - down // 2)
+    square = F.pad(pixels[None], padding, mode="replicate") if across or down else pixels[None]
     # Antialiased downscaling: a large face crop would alias into the model's 128 px otherwise.
-    resized = F.interpolate(pixels[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    resized = F.interpolate(square, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     model_input = resized[0].clamp(-1, 1)
-    return _Face(image, pixels, model_input, region, clamped, _feather_mask(clamped, width, height, feather, device))
+    mask = _feather_mask(clamped, width, height, feather, device)
+    return _Face(image, pixels, model_input, region, clamped, mask, padding)
 
 
 def _compose(face: _Face, color: Tensor, attention: Tensor, aus: Tensor) -> EditResult:
     h, w = face.pixels.shape[-2:]
+    pad_left, pad_right, pad_top, pad_bottom = face.padding
+    side = (h + pad_top + pad_bottom, w + pad_left + pad_right)
 
     def up(x: Tensor) -> Tensor:
-        return F.interpolate(x[None].float(), size=(h, w), mode="bilinear", align_corners=False)[0]
+        full = F.interpolate(x[None].float(), size=side, mode="bilinear", align_corners=False)[0]
+        return full[:, pad_top : pad_top + h, pad_left : pad_left + w]
 
     a, c = up(attention).clamp(0, 1), up(color).clamp(-1, 1)
     composed = a * face.pixels + (1 - a) * c
