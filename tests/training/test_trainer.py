@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,35 @@ def test_swapped_generator_and_custom_loss_term_train_without_editing_the_librar
     trainer.fit(RandomAUData(length=4))
     assert len(calls) == 2 and trainer.generator is generator
     assert not torch.equal(before, generator.offset.weight), "the custom module's weights did not train"
+
+
+class EpochRecorder(torch.utils.data.Sampler[int]):
+    """A sampler over the first ``count`` items that records the epochs it is set to (like DistributedSampler)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.epochs: list[int] = []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.count))
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def test_samplers_get_set_epoch_in_a_user_loader_and_their_length_counts() -> None:
+    inner = EpochRecorder(4)
+    trainer = Trainer(**tiny_models(), config=tiny_config(max_steps=None, max_epochs=2), progress=False)
+    trainer.fit(DataLoader(RandomAUData(length=4), batch_size=2, sampler=inner))
+    assert inner.epochs == [0, 1] and trainer.step == 4
+
+    given = EpochRecorder(4)
+    trainer = Trainer(**tiny_models(), config=tiny_config(max_steps=None, max_epochs=2), progress=False)
+    trainer.fit(RandomAUData(length=8), sampler=given)  # the sampler's 4 items make an epoch, not the 8
+    assert given.epochs == [0, 1] and trainer.step == trainer.planned_steps == 4
+
+    with pytest.raises(ValueError, match=r"sampler=.*DataLoader"):
+        trainer.fit(DataLoader(RandomAUData(length=4), batch_size=2), sampler=EpochRecorder(4))

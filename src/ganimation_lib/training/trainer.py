@@ -561,6 +561,12 @@ class Trainer:
     # -------------------------------------------------------------------------------------------- fit
     def _loader_for_epoch(self, data: TrainingData, sampler: Sampler[int] | None, start: int) -> DataLoader[AUSample]:
         if isinstance(data, DataLoader):
+            # A DistributedSampler (or any sampler with set_epoch) inside the user's loader gets the epoch too.
+            for inner in (data.sampler, getattr(data.batch_sampler, "sampler", None)):
+                set_inner_epoch = getattr(inner, "set_epoch", None)
+                if callable(set_inner_epoch):
+                    set_inner_epoch(self.epoch)
+                    break
             return data
         if sampler is None:
             base: Sampler[int] = ResumableSampler(
@@ -585,10 +591,15 @@ class Trainer:
             generator=torch.Generator().manual_seed(self.config.seed * 7919 + self.epoch),
         )
 
-    def _batches_per_epoch(self, data: TrainingData) -> int | None:
+    def _batches_per_epoch(self, data: TrainingData, sampler: Sampler[int] | None = None) -> int | None:
         if isinstance(data, DataLoader):
             try:
                 return len(data)
+            except TypeError:
+                return None
+        if sampler is not None:
+            try:
+                return len(sampler) // self.config.batch_size  # type: ignore[arg-type]
             except TypeError:
                 return None
         return (len(data) // self.world_size) // self.config.batch_size  # type: ignore[arg-type]
@@ -647,6 +658,11 @@ class Trainer:
         sampler: Sampler[int] | None,
     ) -> dict[str, float]:
         cfg = self.config
+        if sampler is not None and isinstance(data, DataLoader):
+            raise ValueError(
+                "fit(sampler=...) applies to a dataset; data is a DataLoader, which has its own sampler: pass the "
+                "dataset instead, or build the DataLoader with that sampler"
+            )
         if not isinstance(data, DataLoader):
             if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
                 raise TypeError(f"data must be a map-style Dataset or a DataLoader, got {type(data).__name__}")
@@ -670,7 +686,7 @@ class Trainer:
             run_rng = state["rng"]
             self._resumed_from = _resolve_checkpoint(resume_from)
 
-        per_epoch = self._batches_per_epoch(data)
+        per_epoch = self._batches_per_epoch(data, sampler)
         max_steps, max_epochs = self._limits(per_epoch)
         self.planned_steps = max_steps
         self.stop_reason = ""
