@@ -195,3 +195,17 @@ def test_samplers_get_set_epoch_in_a_user_loader_and_their_length_counts() -> No
 
     with pytest.raises(ValueError, match=r"sampler=.*DataLoader"):
         trainer.fit(DataLoader(RandomAUData(length=4), batch_size=2), sampler=EpochRecorder(4))
+
+
+def test_fast_dev_run_validates_once() -> None:
+    class Count(Callback):
+        validations = 0
+
+        def on_validation_end(self, trainer: Trainer, metrics: object) -> None:
+            Count.validations += 1
+
+    trainer = Trainer(
+        **tiny_models(), config=tiny_config(fast_dev_run=True, max_steps=None), callbacks=[Count()], progress=False
+    )
+    trainer.fit(RandomAUData(length=4), val_data=RandomAUData(length=2))
+    assert Count.validations == 1

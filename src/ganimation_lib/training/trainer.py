@@ -694,7 +694,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
-            if val_data is not None and self.step == 0:
+            if val_data is not None and self.step == 0 and not cfg.fast_dev_run:
                 self.validate()
             # The run's RNG states are set last, so whatever on_fit_start or the first validation draws
             # cannot shift a resumed run against an uninterrupted one.
