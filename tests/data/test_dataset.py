@@ -233,3 +233,17 @@ def test_seeded_target_sampler_differs_between_dataloader_workers() -> None:
     assert first != second  # worker 0's batch and worker 1's batch
     assert sources(0) == [first, second]  # a seeded DataLoader still repeats exactly
     assert sources(1) != [first, second]  # and another epoch (another worker seed) differs
+
+
+def test_fraction_split_is_stable_when_images_come_and_go(synthetic_root: Path, tmp_path: Path) -> None:
+    # A permutation of the whole list reshuffled both parts when one image was added or became unreadable,
+    # moving validation faces into training; a per-name rank moves at most the boundary.
+    import shutil
+
+    copy = Path(shutil.copytree(synthetic_root, tmp_path / "copy"))
+    kwargs = {"image_size": SIZE, "test_fraction": 0.25, "split_seed": 3, "check_images": True}
+    before = set(AUDataset(copy, split="test", **kwargs).files)  # type: ignore[arg-type]
+    (copy / "imgs" / sorted(set(AUDataset(copy, image_size=SIZE).files) - before)[0]).write_bytes(b"broken")
+    with pytest.warns(UserWarning, match="unreadable"):
+        after = set(AUDataset(copy, split="test", **kwargs).files)  # type: ignore[arg-type]
+    assert after == before  # 11 items: still round(11 * 0.25) = 3 test items, the same three

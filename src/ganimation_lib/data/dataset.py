@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
@@ -113,6 +114,29 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     array = np.asarray(image, dtype=np.float32)
     # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
+
+
+def _split_rank(name: str, seed: int) -> bytes:
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, key=str(seed).encode()).digest()
+
+
+def _test_names(files: Sequence[str], test_fraction: float, seed: int) -> set[str]:
+    """The test part of a seeded split: the ``round(n * test_fraction)`` names (at least 1) ranked first by a
+    seeded hash of each name.
+
+    Each name's rank depends only on the name and the seed, so adding, removing or losing an image (an
+    unreadable file, say) moves at most the names at the boundary between the parts, never reshuffles
+    them: a validation set stays a validation set as the folder grows.
+
+    Examples:
+        >>> names = [f"{i}.jpg" for i in range(10)]
+        >>> len(_test_names(names, 0.3, seed=0)), _test_names(names, 0.3, 0) == _test_names(names[::-1], 0.3, 0)
+        (3, True)
+    """
+    if len(files) < 2:
+        return set()
+    count = max(1, round(len(files) * test_fraction))
+    return set(sorted(files, key=lambda name: _split_rank(name, seed))[:count])
 
 
 def _image_readable(path: Path) -> bool:
@@ -289,12 +313,8 @@ class AUDataset(Dataset[AUSample]):
             if ids_file is not None and ids_file.is_file():
                 wanted = set(read_ids(ids_file))
             else:
-                # Seeded permutation of the sorted names: the split depends only on the names and the seed.
-                order = sorted(range(len(files)), key=lambda i: files[i])
-                permuted = np.random.default_rng(split_seed).permutation(len(order))
-                test_count = max(1, round(len(files) * test_fraction)) if len(files) > 1 else 0
-                test_positions = {order[int(p)] for p in permuted[:test_count]}
-                keep = [i for i in range(len(files)) if (i in test_positions) == (split == "test")]
+                test_names = _test_names(files, test_fraction, split_seed)
+                keep = [i for i, f in enumerate(files) if (f in test_names) == (split == "test")]
                 return [files[i] for i in keep], [values[i] for i in keep]
         if wanted is None:
             return files, values
