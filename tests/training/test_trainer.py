@@ -46,14 +46,39 @@ def test_tiny_end_to_end_fit_on_synthetic_faces(tmp_path: Path) -> None:
         assert torch.equal(value, loaded.state_dict()[key])
 
 
+def _grads(module: torch.nn.Module) -> list[Tensor | None]:
+    return [None if p.grad is None else p.grad.clone() for p in module.parameters()]
+
+
+def _same(a: list[Tensor | None], b: list[Tensor | None]) -> bool:
+    return all(
+        (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
 def test_phases_toggle_requires_grad_and_follow_n_critic() -> None:
     seen: list[tuple[str, bool, bool]] = []
+    leaks: list[str] = []
 
     class Phases(Callback):
+        critic_grads: list[Tensor | None] | None = None
+        generator_grads: list[Tensor | None] | None = None
+
         def on_phase_end(self, t: Trainer, phase: str, metrics: object) -> None:
             g_on = all(p.requires_grad for p in t.generator.parameters())
             d_on = all(p.requires_grad for p in t.critic.parameters())
             seen.append((phase, g_on, d_on))
+            # Neither phase may touch the other network's gradients.
+            if phase == "critic":
+                if self.generator_grads is not None and not _same(self.generator_grads, _grads(t.generator)):
+                    leaks.append(f"critic phase changed the generator's gradients at step {t.step}")
+                self.critic_grads = _grads(t.critic)
+            else:
+                assert self.critic_grads is not None
+                if not _same(self.critic_grads, _grads(t.critic)):
+                    leaks.append(f"generator phase changed the critic's gradients at step {t.step}")
+                self.generator_grads = _grads(t.generator)
 
     trainer = Trainer(
         **tiny_models(), config=tiny_config(n_critic=3, max_steps=6), callbacks=[Phases()], progress=False
@@ -62,7 +87,7 @@ def test_phases_toggle_requires_grad_and_follow_n_critic() -> None:
     assert [phase for phase, _, _ in seen] == ["critic", "critic", "critic", "generator"] * 2
     assert all((g, d) == (False, True) for phase, g, d in seen if phase == "critic")
     assert all((g, d) == (True, False) for phase, g, d in seen if phase == "generator")
-    assert trainer.generator_step == 2
+    assert trainer.generator_step == 2 and not leaks, leaks
     # Both networks are trainable again once fit returns.
     assert all(p.requires_grad for p in [*trainer.generator.parameters(), *trainer.critic.parameters()])
 
