@@ -358,6 +358,20 @@ def test_files_that_are_not_checkpoints_are_reported(content: bytes, tmp_path: P
         load_checkpoint(tmp_path / "x.pth")
 
 
+def test_truncated_checkpoints_are_reported(tmp_path: Path) -> None:
+    # A cut-off legacy file made torch.load raise struct.error or IndexError, which escaped as a traceback.
+    for serialisation in ("legacy", "zip"):
+        whole = tmp_path / f"{serialisation}.pth"
+        torch.save(
+            {"main.0.weight": torch.zeros(4, 20, 7, 7)}, whole, _use_new_zipfile_serialization=serialisation == "zip"
+        )
+        data = whole.read_bytes()
+        for length in range(1, 120):
+            (tmp_path / "cut.pth").write_bytes(data[:length])
+            with pytest.raises(CheckpointError, match="is not a readable PyTorch checkpoint"):
+                load_checkpoint(tmp_path / "cut.pth")
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nothing\.pth does not exist"):
         load_checkpoint(tmp_path / "nothing.pth")

@@ -202,8 +202,9 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
             "arbitrary code, so nothing in it was executed. A weights file should hold only tensors: if you "
             "trust its origin, re-save just the state dict (torch.save(net.state_dict(), ...)) where it was made"
         ) from None
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError, AttributeError) as error:
-        # torch.load raises a zoo of exceptions for files that are not checkpoints (KeyError for text, ...).
+    except Exception as error:
+        # torch.load raises a zoo of exceptions for files that are not checkpoints: KeyError for text,
+        # struct.error and IndexError for a truncated legacy file, ... Whatever it is, nothing was executed.
         raise CheckpointError(
             f"{file} is not a readable PyTorch checkpoint ({type(error).__name__}: {str(error)[:200]}); "
             "pass a .pth/.pt file written by torch.save, a .safetensors file or a save_pretrained directory"
