@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ganimation_lib import Generator
 from ganimation_lib.cli import main
@@ -167,3 +167,18 @@ def test_edit_uses_the_ema_weights_of_a_training_checkpoint(photo: Path, tmp_pat
     edited = np.asarray(Image.open(out)).astype(int)
     assert np.abs(edited - np.asarray(expected).astype(int)).max() <= 1
     assert np.abs(edited - np.asarray(raw).astype(int)).max() > 1  # the raw weights would give another image
+
+
+def test_edit_applies_the_exif_orientation_of_a_camera_photo(model_dir: Path, photo: Path, tmp_path: Path) -> None:
+    # Orientation 6: stored 80x60, shown (and boxed by the user) as 60x80, rotated 90 degrees clockwise.
+    rotated = tmp_path / "camera.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(photo).save(rotated, exif=exif, quality=100)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(rotated)))
+    out = tmp_path / "out.png"
+    argv = ["edit", str(model_dir), str(rotated), "--expression", "happy", "--box", "10,20,50,60", "--device", "cpu"]
+    assert main([*argv, "-o", str(out)]) == 0
+    edited = np.asarray(Image.open(out))
+    assert edited.shape == shown.shape == (80, 60, 3)
+    assert np.array_equal(edited[60:], shown[60:]) and np.array_equal(edited[:, 50:], shown[:, 50:])

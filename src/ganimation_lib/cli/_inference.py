@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..devices import resolve_device
 from ..models.convert import load_checkpoint
@@ -69,13 +69,17 @@ def load_generator(args: argparse.Namespace) -> Generator:
 
 
 def open_image(path: str) -> Image.Image:
-    """Open IMAGE fully (so the file is closed), or say clearly that it is not an image."""
+    """Open IMAGE fully (so the file is closed), upright, or say clearly that it is not an image.
+
+    A camera photo's EXIF orientation is applied, as image viewers do: ``--box`` is given in the pixels a
+    viewer shows, and the edited file (written without the tag) must look the same way up.
+    """
     if not Path(path).is_file():
         raise FileNotFoundError(f"image {path} does not exist")
     try:
         with Image.open(path) as image:
             image.load()
-            loaded = image.copy()
-    except (UnidentifiedImageError, OSError) as error:
+            loaded = ImageOps.exif_transpose(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"cannot read {path} as an image ({error}); give a PNG, JPEG or similar file") from None
     return loaded
