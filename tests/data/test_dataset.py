@@ -247,3 +247,16 @@ def test_fraction_split_is_stable_when_images_come_and_go(synthetic_root: Path, 
     with pytest.warns(UserWarning, match="unreadable"):
         after = set(AUDataset(copy, split="test", **kwargs).files)  # type: ignore[arg-type]
     assert after == before  # 11 items: still round(11 * 0.25) = 3 test items, the same three
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    # OpenFace (OpenCV) measures a camera photo upright; the face the model trains on must be upright too.
+    array = np.zeros((20, 40, 3), dtype=np.uint8)
+    array[:, :20] = 255  # stored: white left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: white top half
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(array).save(tmp_path / "imgs" / "photo.jpg", exif=exif, quality=100)
+    write_au_table(tmp_path / "aus.csv", {"photo.jpg": [1.0] * 17})
+    image = AUDataset(tmp_path, image_size=8)[0].image
+    assert float(image[:, :3].mean()) > 0.9 and float(image[:, 5:].mean()) < -0.9

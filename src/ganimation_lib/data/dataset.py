@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -50,6 +50,7 @@ __all__ = ["AUDataset", "DatasetReport", "load_image"]
 Split = Literal["all", "train", "test"]
 _LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
 _EXAMPLES = 5
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 @dataclass
@@ -96,13 +97,15 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     """Load an image as a (3, image_size, image_size) float32 tensor in [-1, 1].
 
     The image is scaled so its shorter side is ``image_size`` and centre-cropped: aspect is never distorted.
+    An EXIF orientation (camera photos) is applied first, as OpenFace (OpenCV) does when it measures the AUs.
 
     Raises:
         DataFormatError: If the file is not a readable image.
     """
     try:
         with Image.open(path) as opened:
-            rgb = opened.convert("RGB")
+            upright = ImageOps.exif_transpose(opened) if opened.getexif().get(_ORIENTATION, 1) != 1 else opened
+            rgb = upright.convert("RGB")
         # Crop the centred square first, then resize: resizing with a box would blend in pixels from outside it.
         side = min(rgb.size)
         left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
