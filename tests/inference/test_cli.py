@@ -79,6 +79,8 @@ def test_edit_with_au_values_from_a_checkpoint_file(photo: Path, tmp_path: Path)
         (["--au", "smile=1"], "not an AU name"),
         (["--expression", "happy", "--box", "200,200,300,300"], "lies outside the 80x60 image"),
         (["--expression", "happy", "--box", "1,2,3"], "LEFT,TOP,RIGHT,BOTTOM"),
+        (["--expression", "happy", "--source-au", "AU06=1"], "--source-au has no effect with --expression"),
+        (["--au", "AU12=3", "--intensity", "0.5"], "--intensity scales an --expression preset"),
         (["--expression", "happy", "--box", "0,0,inf,40"], "LEFT,TOP,RIGHT,BOTTOM"),  # was an OverflowError
         (["--expression", "happy", "--box", "0,0,nan,40"], "LEFT,TOP,RIGHT,BOTTOM"),
     ],
@@ -97,6 +99,20 @@ def test_edit_refuses_a_model_with_another_number_of_aus(
     model = Generator(tiny_generator_config(num_aus=5)).save_pretrained(tmp_path / "five", au_names=None)
     assert main(["edit", str(model), str(photo), "--expression", "happy", "-o", str(tmp_path / "x.png")]) == 2
     assert "built for 5 AUs" in capsys.readouterr().err
+
+
+def test_expression_with_au_overrides_uses_the_models_au_layout(photo: Path, tmp_path: Path) -> None:
+    # The preset was resolved in the 17-AU layout before it met the model, so a 5-AU model refused it.
+    from ganimation_lib.inference import edit
+
+    names = ("AU01", "AU04", "AU06", "AU12", "AU25")
+    model = Generator(tiny_generator_config(num_aus=5)).save_pretrained(tmp_path / "five", au_names=names)
+    out = tmp_path / "x.png"
+    argv = ["edit", str(model), str(photo), "--expression", "happy", "--intensity", "0.5", "--au", "AU12=4"]
+    assert main([*argv, "-o", str(out)]) == 0
+    generator = Generator.from_pretrained(model)
+    expected = edit(generator, Image.open(photo), [0.0, 0.0, 0.25, 0.8, 0.15])  # happy x 0.5, then AU12 = 4 / 5
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - np.asarray(expected).astype(int)).max() <= 1
 
 
 def test_unknown_preset_is_an_argparse_error(model_dir: Path, photo: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..aus import aus_from_dict, expression_names
+from ..aus import expression_names
 from ..inference.edit import _paste_result, edit_results
 from ..inference.targets import Expression, Target, parse_au_assignments
 from ..inference.writers import save_image, side_by_side
@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
     )
     add_common_arguments(parser)
     parser.add_argument("--expression", choices=expression_names(), help="an expression preset")
-    parser.add_argument("--intensity", type=float, default=1.0, help="scale of the preset (0 neutral, 1 preset)")
+    parser.add_argument(
+        "--intensity", type=float, default=None, help="scale of --expression's preset (0 neutral, 1 the preset)"
+    )
     parser.add_argument(
         "--au",
         action="append",
@@ -37,7 +39,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="AU06=1.2",
-        help="the face's own AU intensities (raw 0-5), kept for AUs --au does not set",
+        help="the face's own AU intensities (raw 0-5), kept for AUs --au does not set (without --expression)",
     )
     parser.add_argument("-o", "--output", required=True, help="the edited image (.png, .jpg, ...)")
     parser.add_argument(
@@ -51,17 +53,23 @@ def register(subparsers: Any) -> None:
 def target_from_args(args: argparse.Namespace) -> tuple[Target, Target | None]:
     """Return ``(target, source)`` from ``--expression/--intensity/--au/--source-au``.
 
+    The preset and the ``--au`` dict are resolved later, in the model's own AU layout.
+
     Raises:
-        ValueError: When neither ``--expression`` nor ``--au`` is given.
+        ValueError: When neither ``--expression`` nor ``--au`` is given, or an option would be ignored.
     """
     values = parse_au_assignments(args.au)
     source = parse_au_assignments(args.source_au) or None
     if args.expression is not None:
-        preset = Expression(args.expression, args.intensity)
-        if not values:
-            return preset, None
-        overrides: dict[str | int, float] = {name: value for name, value in values.items()}
-        return aus_from_dict(overrides, base=preset.aus()), None
+        if source is not None:
+            raise ValueError(
+                "--source-au has no effect with --expression (the AUs --au does not set come from the preset); "
+                "drop one of them"
+            )
+        preset = Expression(args.expression, 1.0 if args.intensity is None else args.intensity)
+        return (values, preset) if values else (preset, None)  # --au values override the preset's
+    if args.intensity is not None:
+        raise ValueError("--intensity scales an --expression preset; with --au alone give raw values (AU12=3.5)")
     if not values:
         raise ValueError("say what to change: --expression happy [--intensity 0.8] and/or --au AU12=3.5")
     return values, source
