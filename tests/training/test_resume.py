@@ -87,6 +87,18 @@ def test_fit_gives_the_caller_its_rng_back(tmp_path: Path) -> None:
     assert (random.random(), np.random.rand()) == expected[1:]
 
 
+def test_building_a_trainer_leaves_the_cuda_generators_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without a GPU, watch the call that would reseed them (torch.manual_seed makes it on every machine).
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", calls.append)
+    first = Trainer(**tiny_models(), config=tiny_config(seed=3), progress=False)
+    assert calls == []
+    torch.manual_seed(99)
+    again = Trainer(**tiny_models(), config=tiny_config(seed=3), progress=False)
+    for key, value in first.generator.state_dict().items():
+        assert torch.equal(value, again.generator.state_dict()[key])  # still seeded by config.seed
+
+
 def test_resume_with_another_network_config_names_the_difference(tmp_path: Path) -> None:
     _trainer(tmp_path, max_steps=1).fit(RandomAUData(length=4))
     models = tiny_models()

@@ -213,8 +213,10 @@ class Trainer:
             self.rank, self.world_size = 0, 1
 
         # Build networks from configs under the run's seed without touching the caller's RNG.
+        # The networks are built on the CPU: only the CPU generator is seeded (torch.manual_seed would also
+        # reseed every CUDA generator, which fork_rng(devices=[]) does not give back).
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+            torch.random.default_generator.manual_seed(config.seed)
             self.generator = self._build(generator, Generator, GeneratorConfig, "generator")
             self.critic = self._build(critic, Critic, CriticConfig, "critic")
         self.generator.to(self.device)
