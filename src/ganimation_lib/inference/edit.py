@@ -29,6 +29,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor, nn
 
 from ..aus import AU_NAMES
@@ -172,12 +173,14 @@ def _prepare(image: ImageLike, box: Sequence[float] | None, feather: float, size
     width, height = image_size(image)
     clamped, region = face_region(box, width, height)
     left, top, right, bottom = region
+    # Convert only the region, not the whole photo (a 12-megapixel photo is 144 MB as float32).
     if isinstance(image, Tensor):
-        # Convert only the region: a large photo on the GPU stays where it is.
-        view = image[..., top:bottom, left:right]
-        pixels = to_tensor(view).to(device)
+        region_image: ImageLike = image[..., top:bottom, left:right]  # a large photo on the GPU stays there
+    elif isinstance(image, Image.Image):
+        region_image = image.crop(region)
     else:
-        pixels = to_tensor(image)[:, top:bottom, left:right].to(device)
+        region_image = image[top:bottom, left:right]
+    pixels = to_tensor(region_image).to(device)
     # A whole non-square image is padded to a square (edge pixels repeated) rather than squashed into one:
     # the generator was trained on undistorted square faces. The padding is cropped off its maps.
     h, w = pixels.shape[-2:]
