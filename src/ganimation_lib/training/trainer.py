@@ -216,7 +216,7 @@ class Trainer:
         # The networks are built on the CPU: only the CPU generator is seeded (torch.manual_seed would also
         # reseed every CUDA generator, which fork_rng(devices=[]) does not give back).
         with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(config.seed)
+            torch.default_generator.manual_seed(config.seed)
             self.generator = self._build(generator, Generator, GeneratorConfig, "generator")
             self.critic = self._build(critic, Critic, CriticConfig, "critic")
         self.generator.to(self.device)
