@@ -13,10 +13,12 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from ganimation_lib.training import Callback, Trainer, load_training_state
 from ganimation_lib.training.checkpoint import latest_checkpoint, list_checkpoints
@@ -208,3 +210,19 @@ def test_sigkill_while_saving_leaves_previous_checkpoint_intact(tmp_path: Path) 
     resumed = Trainer(**tiny_models(), config=tiny_config(max_steps=3), progress=False)
     resumed.fit(RandomAUData(length=4), resume_from=folder)
     assert resumed.step == 3
+
+
+def test_resume_on_a_user_dataloader_is_exact(tmp_path: Path) -> None:
+    # Replaying the loader to the saved position draws random targets (and the loader's base seed) from
+    # the global RNG; the run's states must be the checkpoint's again once the replay is done.
+    def loader() -> DataLoader[Any]:
+        return DataLoader(RandomAUData(length=6), batch_size=2, shuffle=False)
+
+    full = _trainer(tmp_path / "full", max_steps=7, checkpoint_every=0)
+    full.fit(loader())
+    _trainer(tmp_path / "part", max_steps=4, checkpoint_every=0).fit(loader())
+    resumed = _trainer(tmp_path / "part", max_steps=7, checkpoint_every=0)
+    resumed.fit(loader(), resume_from=tmp_path / "part" / "checkpoints")
+    assert resumed.batch_in_epoch == full.batch_in_epoch and resumed.step == 7
+    for key, value in full.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[key]), key

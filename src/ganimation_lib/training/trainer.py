@@ -737,9 +737,17 @@ class Trainer:
         while max_epochs is None or self.epoch < max_epochs:
             start = self.batch_in_epoch
             loader = self._loader_for_epoch(data, sampler, start)
-            batches: Iterator[AUSample] = iter(loader)
             if isinstance(data, DataLoader) and start:
-                batches = itertools.islice(batches, start, None)  # replay a user loader to the saved position
+                # Replay a user loader to the saved position. Starting its iterator and loading the skipped
+                # batches draw from the global RNG (base seed, random targets), which the uninterrupted run
+                # did before the checkpoint: the checkpoint's states are put back once the replay is done.
+                rng = capture_rng_state()
+                batches: Iterator[AUSample] = iter(loader)
+                for _ in itertools.islice(batches, start):
+                    pass
+                restore_rng_state(rng)
+            else:
+                batches = iter(loader)
             for batch in batches:
                 metrics = self.train_step(batch)
                 self.batch_in_epoch += 1
