@@ -119,3 +119,11 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_text(json.dumps({"trainer": {"n_critics": 3}}))
     assert main(["train", str(tmp_path), "--output", str(tmp_path / "o"), "--config", str(bad), *TINY]) == 2
     assert "n_critics" in capsys.readouterr().err
+
+
+def test_non_finite_training_ends_with_a_message_not_a_traceback(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [str(folder), "--output", str(tmp_path / "o"), "--val-fraction", "0", "--max-steps", "5", *TINY]
+    assert main(["train", *args, "--max-nonfinite-steps", "2", "--generator-lr", "1e30", "--critic-lr", "1e30"]) == 1
+    assert "ganimation train: error: the loss was not finite" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..data.dataset import AUDataset
 from ..losses import LossWeights
 from ..models.critic import CRITIC_PRESETS, CriticConfig
 from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
-from ..training import Trainer, TrainerConfig
+from ..training import NonFiniteLossError, Trainer, TrainerConfig
 from ..training.checkpoint import latest_checkpoint
 
 __all__ = ["build_configs", "register", "run"]
@@ -237,7 +238,11 @@ def run(args: argparse.Namespace) -> int:
         f"training on {len(train)} images ({len(val) if val is not None else 0} held out) on {trainer.device}, "
         f"precision {trainer_config.precision}; writing to {output}"
     )
-    figures = trainer.fit(train, val_data=val, resume_from=resume)
+    try:
+        figures = trainer.fit(train, val_data=val, resume_from=resume)
+    except NonFiniteLossError as error:  # a training outcome, not a crash: the message says what to do
+        print(f"ganimation train: error: {error}", file=sys.stderr)
+        return 1
     exported = trainer.export(output / "generator")
     print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
     if figures:
