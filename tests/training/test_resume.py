@@ -226,3 +226,10 @@ def test_resume_on_a_user_dataloader_is_exact(tmp_path: Path) -> None:
     assert resumed.batch_in_epoch == full.batch_in_epoch and resumed.step == 7
     for key, value in full.generator.state_dict().items():
         assert torch.equal(value, resumed.generator.state_dict()[key]), key
+
+
+def test_resuming_mid_epoch_with_another_batch_size_warns(tmp_path: Path) -> None:
+    _trainer(tmp_path, max_steps=1, checkpoint_every=0).fit(RandomAUData(length=8))  # batch 1 of 4
+    other = _trainer(tmp_path, max_steps=2, batch_size=4)
+    with pytest.warns(UserWarning, match="another batch_size"):
+        other.fit(RandomAUData(length=8), resume_from=tmp_path / "checkpoints")

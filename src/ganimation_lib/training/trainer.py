@@ -12,6 +12,7 @@ import itertools
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,6 +361,17 @@ class Trainer:
         self.generator_step = int(state["generator_step"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
+        saved_config = state.get("trainer_config") or {}
+        changed = [
+            k for k in ("batch_size", "seed") if k in saved_config and saved_config[k] != getattr(self.config, k)
+        ]
+        if changed and self.batch_in_epoch:
+            warnings.warn(
+                f"resuming mid-epoch (batch {self.batch_in_epoch}) with another {' and '.join(changed)} than the "
+                "checkpoint's: the rest of this epoch's order no longer continues the interrupted one (some items "
+                "are seen twice or not at all)",
+                stacklevel=2,
+            )
         self.nonfinite_streak = int(state["nonfinite_streak"])
         saved_callbacks = state.get("callbacks", {})
         for cb in self.callbacks:
