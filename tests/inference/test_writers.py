@@ -116,3 +116,20 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     expected = plain.stat().st_mode & 0o777  # 0666 less this process's umask
     for path in (save_image(_frames(2)[0], tmp_path / "x.png"), save_gif(_frames(), tmp_path / "x.gif")):
         assert path.stat().st_mode & 0o777 == expected, path.name
+
+
+def test_png_frames_refuse_to_mix_with_a_longer_earlier_animation(tmp_path: Path) -> None:
+    save_frames(_frames(5), tmp_path / "frames")
+    save_frames(_frames(5), tmp_path / "frames")  # the same length again: every file is replaced
+    with pytest.raises(ValueError, match=r"frame_0003\.png and 1 more"):
+        save_frames(_frames(3), tmp_path / "frames")  # would leave frame_0003/0004 of the old one behind
+    assert len(list((tmp_path / "frames").iterdir())) == 5
+
+
+def test_jpeg_is_written_at_high_quality(tmp_path: Path) -> None:
+    # Pillow's defaults (quality 75, 4:2:0) visibly degraded a photo that ganimation edit changed only in a box.
+    photo = np.random.default_rng(0).normal(128, 30, (64, 64, 3)).clip(0, 255).astype(np.uint8)
+    back = np.asarray(Image.open(save_image(photo, tmp_path / "x.jpg"))).astype(float)
+    default = tmp_path / "default.jpg"
+    Image.fromarray(photo).save(default)
+    assert np.abs(back - photo).mean() < 0.6 * np.abs(np.asarray(Image.open(default)).astype(float) - photo).mean()
