@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from ganimation_lib import Trainer
 from ganimation_lib.training import Callback, ProgressBar
@@ -129,3 +130,18 @@ def test_metrics_files_and_text_progress(tmp_path: Path) -> None:
     assert (tmp_path / "logs" / "validation.csv").is_file()
     text = stream.getvalue()
     assert "step 2:" in text and "img/s" in text and "critic=" in text
+
+
+def test_progress_shows_a_skipped_step_only_while_it_is_the_last(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    nan_at_1 = {"bad": lambda step: torch.tensor(float("nan")) if trainer.step == 0 else torch.zeros(())}
+    trainer = Trainer(
+        **tiny_models(),
+        config=tiny_config(max_steps=2, n_critic=1),
+        callbacks=[ProgressBar(every=1, stream=stream, use_tqdm=False)],
+        critic_losses=nan_at_1,
+        progress=False,
+    )
+    trainer.fit(RandomAUData(length=4))
+    lines = stream.getvalue().splitlines()
+    assert "nonfinite=1" in lines[0] and "nonfinite" not in lines[1], lines

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -363,11 +362,13 @@ class ProgressBar(Callback):
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
         rate = (trainer.step - self._step0) * trainer.config.batch_size * trainer.world_size / elapsed
         shown = {k: v for k, v in self._last.items() if k in {"critic/total", "generator/total", "nonfinite"}}
-        parts = [f"{k.replace('/total', '')}={v:.3g}" for k, v in shown.items() if math.isfinite(v) or k]
+        parts = [f"{k.replace('/total', '')}={v:.3g}" for k, v in shown.items()]
         return " ".join([*parts, f"{rate:.1f} img/s"])
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
-        self._last.update(metrics)
+        self._last.update(metrics)  # a critic-only iteration keeps showing the last generator loss
+        if "nonfinite" not in metrics:
+            self._last.pop("nonfinite", None)  # shown for the skipped step only, not ever after
         if not trainer.is_main_process or trainer.step % self.every:
             return
         text = self._describe(trainer)
