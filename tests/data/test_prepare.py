@@ -122,3 +122,15 @@ def test_cli_prepare(messy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "12 input images -> 6 rows" in capsys.readouterr().out
     assert main(["prepare", str(messy / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_crops_are_found_whatever_the_case_of_their_extension(tmp_path: Path) -> None:
+    # Crops were looked up as <stem>.jpg, <stem>.png, ... in lower case only: 'a.JPG' counted as missing.
+    for stem, crop in (("a", "a.JPG"), ("b", "b.png"), ("c", "c.bmp")):
+        _image(tmp_path / "raw" / f"{stem}.jpg")
+        _image(tmp_path / "crops" / crop)
+        openface_csv(tmp_path / "raw" / f"{stem}.csv", [Row(aus(1.0))])
+    _image(tmp_path / "crops" / "c.jpg")  # two crops of one stem: .jpg is preferred, as before
+    summary = prepare_openface(tmp_path / "raw", crops=tmp_path / "crops", progress=False)
+    assert (summary.kept, summary.missing_crop) == (3, 0)
+    assert read_au_table(summary.output).files == ("a.JPG", "b.png", "c.jpg")

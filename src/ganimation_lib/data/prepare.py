@@ -128,12 +128,22 @@ def _image_names(folder: Path) -> list[str]:
         )
 
 
-def _find_crop(crops: Path, stem: str) -> Path | None:
-    for extension in (".jpg", ".png", ".bmp", ".jpeg", ".webp", ".tif", ".tiff"):
-        candidate = crops / f"{stem}{extension}"
-        if candidate.is_file():
-            return candidate
-    return None
+_CROP_PREFERENCE = (".jpg", ".png", ".bmp", ".jpeg", ".webp", ".tif", ".tiff")
+
+
+def _crop_names(crops: Path) -> dict[str, str]:
+    """``{stem: crop file name}`` of a crop folder, read once (not up to 7 look-ups per input image).
+
+    Extensions match in any case (``.JPG``); of two crops with one stem the preferred extension wins.
+    """
+    found: dict[str, str] = {}
+    for name in _image_names(crops):
+        stem, extension = os.path.splitext(name)
+        rank = _CROP_PREFERENCE.index(extension.lower())
+        current = found.get(stem)
+        if current is None or rank < _CROP_PREFERENCE.index(os.path.splitext(current)[1].lower()):
+            found[stem] = name
+    return found
 
 
 def _readable(path: Path) -> bool:
@@ -201,12 +211,14 @@ def prepare_openface(
     if not files:
         raise ValueError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {str(images)!r}")
 
+    crop_names = None if crop_dir is None else _crop_names(crop_dir)
+
     summary = PrepareSummary(output=table_path)
     stream = sys.stderr if progress_stream is None else progress_stream
     with AUTableWriter(table_path, names) as writer:
         for name in _progress(files, len(files), progress, stream):
             summary.total += 1
-            category = _prepare_one(name, images, csvs, crop_dir, names, min_confidence, face_policy,
+            category = _prepare_one(name, images, csvs, crop_dir, crop_names, names, min_confidence, face_policy,
                                     verify_images, writer, summary)  # fmt: skip
             if on_image is not None:
                 on_image(name, category)
@@ -218,6 +230,7 @@ def _prepare_one(
     images: Path,
     csvs: Path,
     crop_dir: Path | None,
+    crop_names: dict[str, str] | None,
     names: tuple[str, ...],
     min_confidence: float,
     face_policy: FacePolicy,
@@ -243,14 +256,14 @@ def _prepare_one(
         category = "low_confidence" if parsed.low_confidence else "no_face"
         summary._count(category, name)
         return category
-    if crop_dir is None:
+    if crop_dir is None or crop_names is None:
         training = images / name
     else:
-        crop = _find_crop(crop_dir, stem)
+        crop = crop_names.get(stem)
         if crop is None:
             summary._count("missing_crop", name)
             return "missing_crop"
-        training = crop
+        training = crop_dir / crop
     if verify_images and not _readable(training):
         summary._count("unreadable", training.name)
         return "unreadable"
