@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ganimation_lib import Trainer
-from ganimation_lib.training import CriticStep, NonFiniteLossError, load_training_state
+from ganimation_lib.training import Callback, CriticStep, NonFiniteLossError, load_training_state
 
 from .helpers import RandomAUData, tiny_config, tiny_models
 
@@ -18,15 +19,28 @@ def test_isolated_nan_is_skipped_and_reported(capsys: pytest.CaptureFixture[str]
     def nan_once(step: CriticStep) -> Tensor:
         return torch.tensor(float("nan")) if trainer.step == 1 else torch.zeros(())
 
+    class Snapshots(Callback):
+        def __init__(self) -> None:
+            self.critic: list[dict[str, Tensor]] = []
+
+        def on_step_end(self, t: Trainer, metrics: Mapping[str, float]) -> None:
+            self.critic.append({k: v.clone() for k, v in t.critic.state_dict().items()})
+
+    snapshots = Snapshots()
     trainer = Trainer(
-        **tiny_models(), config=tiny_config(max_steps=3, n_critic=1), critic_losses={"bad": nan_once}, progress=False
+        **tiny_models(),
+        config=tiny_config(max_steps=3, n_critic=1),
+        critic_losses={"bad": nan_once},
+        callbacks=[snapshots],
+        progress=False,
     )
-    before = {k: v.clone() for k, v in trainer.critic.state_dict().items()}
     trainer.fit(RandomAUData(length=4))
     assert trainer.step == 3 and trainer.nonfinite_streak == 0
     assert "step 2 skipped: non-finite loss" in capsys.readouterr().out
-    assert all(torch.isfinite(v).all() for v in trainer.critic.state_dict().values())
-    assert any(not torch.equal(v, trainer.critic.state_dict()[k]) for k, v in before.items())
+    after_1, after_2, after_3 = snapshots.critic
+    assert all(torch.equal(v, after_2[k]) for k, v in after_1.items()), "the critic step of step 2 was not skipped"
+    assert any(not torch.equal(v, after_3[k]) for k, v in after_2.items()), "training did not go on after it"
+    assert all(torch.isfinite(v).all() for v in after_3.values())
 
 
 def test_too_many_in_a_row_stop_with_the_last_good_checkpoint_intact(tmp_path: Path) -> None:
