@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from ganimation_lib.inference import (
     Expression,
     keyframe_path,
     parse_au_assignments,
+    read_drive,
     resolve_target,
     resolve_targets,
     smooth_aus,
@@ -103,3 +106,16 @@ def test_parse_au_assignments() -> None:
         parse_au_assignments(["AU12"])
     with pytest.raises(ValueError, match="not an AU name"):
         parse_au_assignments(["smile=2"])
+
+
+def test_raw_looking_vectors_are_warned_about() -> None:
+    # A raw OpenFace row (0-5) passed as a vector was used as is: AU12 = 3.5 means 17.5 on the raw scale.
+    raw = [0.0] * 17
+    raw[8] = 3.5
+    with pytest.warns(UserWarning, match="divide raw OpenFace values by 5"):
+        resolve_target(raw, 17)
+    with pytest.warns(UserWarning, match="driving sequence .*normalised"):
+        read_drive(torch.full((3, 17), 4.0), 17)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve_target(aus_for("surprise", intensity=2.0), 17)  # exaggerated presets stay quiet

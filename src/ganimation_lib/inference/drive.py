@@ -20,6 +20,7 @@ from torch import Tensor
 from ..aus import AU_NAMES, AU_SCALE
 from ..data.labels import read_labels
 from ..data.openface import read_openface_csv
+from .targets import _warn_if_raw
 
 __all__ = ["DriveSource", "read_drive"]
 
@@ -49,6 +50,8 @@ def read_drive(source: DriveSource, num_aus: int, *, au_names: Sequence[str] = A
             if isinstance(source, Tensor)
             else torch.from_numpy(np.asarray(source, dtype=np.float32))
         )
+        if aus.dim() == 2 and bool(torch.isfinite(aus).all()):
+            _warn_if_raw(aus, "the driving sequence")
     else:
         aus = _read_file(Path(source), au_names)
     if aus.dim() != 2 or aus.shape[0] == 0:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
@@ -132,7 +133,23 @@ def _vector(value: Any, num_aus: int, what: str) -> Tensor:
         )
     if not bool(torch.isfinite(vector).all()):
         raise ValueError(f"{what} contains NaN or infinite values: {vector.tolist()}; replace them (e.g. with 0)")
+    _warn_if_raw(vector, what)
     return vector.clone()
+
+
+#: Normalised AUs above this (raw 10, twice OpenFace's maximum) are almost surely raw intensities.
+_RAW_LOOKING = 2.0
+
+
+def _warn_if_raw(aus: Tensor, what: str) -> None:
+    """Warn when normalised AUs look like raw OpenFace intensities (0-5) that were not divided by 5."""
+    if aus.numel() and float(aus.max()) > _RAW_LOOKING:
+        warnings.warn(
+            f"{what} has values up to {float(aus.max()):.3g}: AU vectors are normalised (OpenFace intensity / 5, "
+            "about 0-1); divide raw OpenFace values by 5, or give them as an {AU: intensity} dict",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def resolve_target(
