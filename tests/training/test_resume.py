@@ -67,6 +67,20 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path: Path) -> Non
         return [r for r in map(json.loads, lines) if r["kind"] == "train" and r["step"] > 5]
 
     assert train_records("parts2") == train_records("full") and len(train_records("full")) == 2
+
+    # Resumed in the folder of an interrupted run, the records it logged past its checkpoint are replaced.
+    third = _trainer(tmp_path / "full", max_steps=8, checkpoint_every=5, log_every=2)
+    third.fit(
+        data,
+        val_data=RandomAUData(length=2, seed=1),
+        resume_from=tmp_path / "full" / "checkpoints" / "step-000000005.pt",
+    )
+    steps = [
+        r["step"] for r in map(json.loads, (tmp_path / "full" / "logs" / "metrics.jsonl").read_text().splitlines())
+    ]
+    assert steps == sorted(steps), steps
+    csv_steps = [line.split(",")[1] for line in (tmp_path / "full" / "logs" / "train.csv").read_text().splitlines()[1:]]
+    assert csv_steps == ["2", "4", "6", "8"]
     for name in ("generator_optimizer", "critic_optimizer"):
         opt_a, opt_b = getattr(full, name).state_dict(), getattr(second, name).state_dict()
         for index, state in opt_a["state"].items():

@@ -245,6 +245,8 @@ class MetricsLogger(Callback):
         if not trainer.is_main_process:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        if trainer.step > 0:
+            self._drop_after(trainer.step)
         if self._tensorboard is not False:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -254,7 +256,35 @@ class MetricsLogger(Callback):
                         "MetricsLogger(tensorboard=True) needs tensorboard: pip install tensorboard"
                     ) from error
                 return
-            self._writer = SummaryWriter(str(self.folder / "tensorboard"))
+            # On a resume, TensorBoard drops what the interrupted run logged after the checkpoint too.
+            purge = trainer.step + 1 if trainer.step > 0 else None
+            self._writer = SummaryWriter(str(self.folder / "tensorboard"), purge_step=purge)
+
+    def _drop_after(self, step: int) -> None:
+        """Remove the records of steps after ``step``: what an interrupted run logged past its checkpoint,
+        which the resumed run logs again."""
+        jsonl = self.folder / "metrics.jsonl"
+        if jsonl.is_file():
+            lines = jsonl.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+            if len(kept) < len(lines):
+                _replace_text(jsonl, "".join(line + "\n" for line in kept))
+        for name in ("train.csv", "validation.csv"):
+            path = self.folder / name
+            if not path.is_file():
+                continue
+            with open(path, encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                columns = list(reader.fieldnames or [])
+                rows = list(reader)
+            kept_rows = [row for row in rows if int(row.get("step") or 0) <= step]
+            if len(kept_rows) < len(rows):
+                tmp = path.with_name(f".{path.name}.tmp")
+                with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                    writer = csv.DictWriter(handle, fieldnames=columns)
+                    writer.writeheader()
+                    writer.writerows(kept_rows)
+                tmp.replace(path)
 
     def _record(self, trainer: Trainer, kind: str, metrics: Mapping[str, float]) -> None:
         record = {"kind": kind, "step": trainer.step, "epoch": trainer.epoch, **metrics}
@@ -316,6 +346,12 @@ class MetricsLogger(Callback):
 
     def on_exception(self, trainer: Trainer, error: BaseException) -> None:
         self.on_fit_end(trainer)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 class ProgressBar(Callback):
