@@ -115,6 +115,19 @@ def test_building_a_trainer_leaves_the_cuda_generators_alone(monkeypatch: pytest
         assert torch.equal(value, again.generator.state_dict()[key])  # still seeded by config.seed
 
 
+def test_a_second_fit_on_the_same_trainer_continues_the_run(tmp_path: Path) -> None:
+    data = RandomAUData(length=6)
+    full = _trainer(tmp_path / "full", max_steps=8, checkpoint_every=0)
+    full.fit(data)
+    parts = _trainer(tmp_path / "parts", max_steps=5, checkpoint_every=0)
+    parts.fit(data)
+    parts.config = parts.config.replace(max_steps=8)  # as a max_time stop followed by another fit()
+    parts.fit(data)
+    assert parts.step == 8
+    for key, value in full.generator.state_dict().items():
+        assert torch.equal(value, parts.generator.state_dict()[key]), key
+
+
 def test_resume_with_another_network_config_names_the_difference(tmp_path: Path) -> None:
     _trainer(tmp_path, max_steps=1).fit(RandomAUData(length=4))
     models = tiny_models()

@@ -280,6 +280,7 @@ class Trainer:
         self._truth: TruthFn | None = None
         self._fit_start = 0.0
         self._resumed_from: Path | None = None
+        self._run_rng: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------------------- building
     @staticmethod
@@ -656,12 +657,14 @@ class Trainer:
         NumPy; e.g. a dataset's random targets), so ``fit`` sets them for the run — seeded with
         ``config.seed``, or the checkpoint's states on a resume — right before the first iteration, and
         puts the caller's states back when it returns or raises. Code after ``fit`` sees the RNG as it
-        was before the call.
+        was before the call. Calling ``fit`` again on the same trainer (e.g. after a ``max_time`` stop)
+        continues with the run's states where it left off, as a resume from its last checkpoint would.
         """
         caller_rng = capture_rng_state()
         try:
             return self._fit(data, val_data, resume_from, sampler)
         finally:
+            self._run_rng = capture_rng_state()
             restore_rng_state(caller_rng)
 
     def _fit(
@@ -712,6 +715,8 @@ class Trainer:
                 self.validate()
             # The run's RNG states are set last, so whatever on_fit_start or the first validation draws
             # cannot shift a resumed run against an uninterrupted one.
+            if run_rng is None and self.step > 0 and self._run_rng is not None:
+                run_rng = self._run_rng  # a second fit() on this trainer continues the run's random stream
             if run_rng is not None:
                 restore_rng_state(run_rng)
             else:
