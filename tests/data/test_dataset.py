@@ -260,3 +260,8 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     write_au_table(tmp_path / "aus.csv", {"photo.jpg": [1.0] * 17})
     image = AUDataset(tmp_path, image_size=8)[0].image
     assert float(image[:, :3].mean()) > 0.9 and float(image[:, 5:].mean()) < -0.9
+
+
+def test_official_sample_with_an_au_subset(fixtures_dir: Path) -> None:
+    data = AUDataset(fixtures_dir / "official_sample", image_size=SIZE, au_names=("AU12", "AU06"))
+    assert len(data) == 4 and data.report.ok and data[0].aus.shape == (2,)

@@ -209,3 +209,22 @@ def test_written_label_files_get_ordinary_permissions(tmp_path: Path) -> None:
     table = write_au_table(tmp_path / "aus.csv", {"a.jpg": [1.0] * 17})
     ids = write_ids(tmp_path / "train_ids.csv", ["a.jpg"])
     assert table.stat().st_mode & 0o777 == expected and ids.stat().st_mode & 0o777 == expected
+
+
+def test_read_labels_picks_an_au_subset_from_the_official_layouts(fixtures_dir: Path, tmp_path: Path) -> None:
+    # The pickle and attributes.txt hold 17 AUs per row; asking for two read every row as "17 values,
+    # expected 2" and skipped it, so AUDataset(au_names=...) and 2-AU drives found no usable item.
+    pickle_path = fixtures_dir / "official_sample" / "aus_openface.pkl"
+    full = read_labels(pickle_path)
+    picked = read_labels(pickle_path, au_names=("AU12", "AU01"))
+    assert picked.au_names == ("AU12", "AU01") and picked.files == full.files and not picked.skipped
+    np.testing.assert_array_equal(picked.values, full.values[:, [8, 0]])
+    attributes = fixtures_dir / "attributes_txt" / "attributes.txt"
+    assert read_labels(attributes, au_names=("AU45",)).values.shape == (41, 1)
+    custom = tmp_path / "attributes.txt"  # a file laid out as the requested AUs themselves still reads
+    custom.write_text("a.jpg 1.0 2.0\nb.jpg 3.0 4.0\n")
+    assert read_labels(custom, au_names=("AU06", "AU12")).values.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(DataFormatError, match="line 2"):
+        path = tmp_path / "bad.txt"
+        path.write_text("a.jpg " + " ".join(["1"] * 17) + "\nb.jpg " + " ".join(["9"] * 17) + "\n")
+        read_labels(path, au_names=("AU06",), strict=True)

@@ -28,7 +28,7 @@ import importlib
 import io
 import math
 import pickle
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -519,9 +519,32 @@ def write_attributes_txt(path: str | Path, table: AUTable) -> Path:
     return Path(path)
 
 
+def _read_official_layout(
+    reader: Callable[[Path, Sequence[str], bool], AUTable], path: Path, au_names: Sequence[str] | None, strict: bool
+) -> AUTable:
+    """Read a file whose rows are the 17 official AUs and keep ``au_names`` of them (in that order).
+
+    A file whose rows hold exactly ``len(au_names)`` values instead (a custom layout) is read as laid out
+    by ``au_names``.
+    """
+    if au_names is None:
+        return reader(path, AU_NAMES, strict)
+    wanted = _check_au_names(au_names)
+    if wanted == AU_NAMES:
+        return reader(path, AU_NAMES, strict)
+    official = reader(path, AU_NAMES, False)
+    if len(official) == 0 and official.skipped:
+        return reader(path, wanted, strict)  # no row has 17 values: the file is laid out as au_names
+    return (reader(path, AU_NAMES, True) if strict else official).select(wanted)
+
+
 def read_labels(path: str | Path, au_names: Sequence[str] | None = None, strict: bool = False) -> AUTable:
     """Read any supported label file, chosen by extension: ``.csv`` AU table, ``.pkl`` official pickle,
     ``.txt`` attributes.txt.
+
+    ``au_names`` are the AUs to read, in this order, from any of them (default: every AU of the file). The
+    pickle and attributes.txt hold the 17 official AUs per row, of which ``au_names`` are picked; one whose
+    rows hold exactly ``len(au_names)`` values is read as laid out by ``au_names``.
 
     Raises:
         ValueError: If the extension is none of those.
@@ -531,9 +554,9 @@ def read_labels(path: str | Path, au_names: Sequence[str] | None = None, strict:
     if suffix == ".csv":
         return read_au_table(file_path, au_names, strict)
     if suffix in (".pkl", ".pickle"):
-        return read_official_pickle(file_path, AU_NAMES if au_names is None else au_names, strict)
+        return _read_official_layout(read_official_pickle, file_path, au_names, strict)
     if suffix == ".txt":
-        return read_attributes_txt(file_path, AU_NAMES if au_names is None else au_names, strict)
+        return _read_official_layout(read_attributes_txt, file_path, au_names, strict)
     raise ValueError(
         f"don't know how to read AU labels from {file_path.name!r}; use an AU table (.csv), the official "
         "pickle (.pkl) or attributes.txt (.txt)"
