@@ -62,16 +62,17 @@ def run(args: argparse.Namespace) -> int:
     drive = args.drive
     if drive is not None and not Path(drive).is_file():
         raise FileNotFoundError(f"--drive {drive} does not exist")
+    image, box = open_image(args.image), parse_box(args.box)  # cheap checks before the model loads
     generator = load_generator(args)
     frames = animate(
         generator,
-        open_image(args.image),
+        image,
         keyframes,
         frames_per_transition=args.frames,
         easing=args.easing,
         drive=drive,
         smooth=args.smooth,
-        box=parse_box(args.box),
+        box=box,
         feather=args.feather,
         batch_size=args.batch_size,
         progress=not args.quiet,

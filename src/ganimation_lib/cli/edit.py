@@ -78,9 +78,9 @@ def target_from_args(args: argparse.Namespace) -> tuple[Target, Target | None]:
 def run(args: argparse.Namespace) -> int:
     """Load the model, edit the image, write the result (and the side-by-side view if asked)."""
     target, source = target_from_args(args)
-    generator = load_generator(args)
-    image = open_image(args.image)
+    image = open_image(args.image)  # cheap checks first: a typo should not wait for the model to load
     box = parse_box(args.box)
+    generator = load_generator(args)
     # One generator run gives both the edited image and, if asked, the inspection view.
     result = edit_results(generator, [image], target, source=source, boxes=[box], feather=args.feather)[0]
     edited = _paste_result(image, result)
