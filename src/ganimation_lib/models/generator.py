@@ -227,7 +227,10 @@ class Generator(nn.Module, PretrainedMixin):
             )
         if aus.shape[0] != images.shape[0]:
             raise ValueError(f"batch sizes differ: {images.shape[0]} images but {aus.shape[0]} AU vectors")
-        if aus.is_floating_point() and bool(torch.isnan(aus).any()):
+        # Reading a CUDA tensor's values waits for the GPU; in training mode on an accelerator the Trainer's
+        # non-finite-loss guard catches NaN AUs instead, so the check is skipped there.
+        values_checked = not (self.training and aus.device.type != "cpu")
+        if values_checked and aus.is_floating_point() and bool(torch.isnan(aus).any()):
             raise ValueError("aus contains NaN; replace missing AU values (e.g. with 0) before calling the generator")
 
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
