@@ -144,6 +144,9 @@ def test_animate_errors(model_dir: Path, photo: Path, tmp_path: Path, capsys: py
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--keyframes", "happy", "-o", str(tmp_path / "a.avi")]) == 2
     assert ".gif or .mp4" in capsys.readouterr().err
+    (tmp_path / "drive.txt").write_text("1.jpg " + " ".join(["1"] * 17) + "\n")
+    assert main([*base, "--drive", str(tmp_path / "drive.txt"), "--easing", "ease", "-o", str(tmp_path / "a.gif")]) == 2
+    assert "--easing shape keyframe animations" in capsys.readouterr().err  # was silently ignored
     with pytest.raises(SystemExit):
         main([*base, "-o", str(tmp_path / "a.gif")])  # neither --keyframes nor --drive
 

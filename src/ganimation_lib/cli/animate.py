@@ -34,9 +34,11 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="an AU sequence to follow, one frame per row: an OpenFace sequence CSV or an attributes.txt",
     )
-    parser.add_argument("--frames", type=int, default=16, help="frames per transition between keyframes")
-    parser.add_argument("--easing", choices=list(EASINGS), default="linear", help="interpolation between keyframes")
-    parser.add_argument("--intensity", type=float, default=1.0, help="intensity of keyframes given without one")
+    parser.add_argument("--frames", type=int, default=None, help="frames per transition between keyframes (16)")
+    parser.add_argument(
+        "--easing", choices=list(EASINGS), default=None, help="interpolation between keyframes (linear)"
+    )
+    parser.add_argument("--intensity", type=float, default=None, help="intensity of keyframes given without one (1)")
     parser.add_argument("--smooth", type=int, default=0, help="moving-average window over time, in frames")
     parser.add_argument("--duration", type=float, default=80.0, help="milliseconds per frame")
     parser.add_argument("--loop", type=int, default=0, help="GIF repeats: 0 forever")
@@ -58,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     keyframes = None
     if args.keyframes is not None:
         names = [k.strip() for k in args.keyframes.split(",") if k.strip()]
-        keyframes = [Expression.parse(name, intensity=args.intensity) for name in names]
+        intensity = 1.0 if args.intensity is None else args.intensity
+        keyframes = [Expression.parse(name, intensity=intensity) for name in names]
+    else:
+        ignored = [flag for flag, value in (("--frames", args.frames), ("--easing", args.easing),
+                                            ("--intensity", args.intensity)) if value is not None]  # fmt: skip
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} shape keyframe animations; --drive plays one frame per row")
     drive = args.drive
     if drive is not None and not Path(drive).is_file():
         raise FileNotFoundError(f"--drive {drive} does not exist")
@@ -68,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         generator,
         image,
         keyframes,
-        frames_per_transition=args.frames,
-        easing=args.easing,
+        frames_per_transition=16 if args.frames is None else args.frames,
+        easing="linear" if args.easing is None else args.easing,
         drive=drive,
         smooth=args.smooth,
         box=box,
