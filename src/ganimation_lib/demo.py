@@ -19,6 +19,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ._atomic import atomic_path
 from .aus import EXPRESSIONS, aus_for
 from .data.sample import AUSample
 from .data.synthetic import SyntheticFaces
@@ -261,8 +262,8 @@ def run_demo(
     files["animation"] = save_gif(big, out / "animation.gif", duration=70)
     strip = _strip(big)
     strip_path = out / "animation_strip.png"
-    strip.save(strip_path.with_name(".animation_strip.png.tmp"), format="PNG")
-    strip_path.with_name(".animation_strip.png.tmp").replace(strip_path)
+    with atomic_path(strip_path) as temporary:
+        strip.save(temporary, format="PNG")
     files["animation_strip"] = strip_path
     files["generator"] = trainer.export(out / "generator")
     files["training"] = out / "training"

@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image
 
+from .._atomic import atomic_path
 from ..aus import EXPRESSIONS
 from ..data.synthetic import SyntheticFaces, contact_sheet
 
@@ -54,10 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.zoom > 1:
             sheet = sheet.resize((sheet.width * args.zoom, sheet.height * args.zoom), Image.Resampling.NEAREST)
         target = Path(args.contact_sheet)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        sheet.save(temporary, format="PNG")
-        temporary.replace(target)
+        with atomic_path(target) as temporary:
+            sheet.save(temporary, format="PNG")
         print(f"contact sheet: {target} (rows: {', '.join(EXPRESSIONS)}; columns: identities 0-{args.identities - 1})")
     if args.write is not None:
         root = faces.write(args.write)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_text
 from ..data.dataset import AUDataset
 from ..losses import LossWeights
 from ..models.critic import CRITIC_PRESETS, CriticConfig
@@ -224,9 +225,8 @@ def run(args: argparse.Namespace) -> int:
         "critic": critic_config.to_dict(),
         "data": str(args.data),
     }
-    tmp = output / ".run_config.json.tmp"
-    tmp.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
-    tmp.replace(output / "run_config.json")
+    with atomic_text(output / "run_config.json", newline=None) as handle:
+        handle.write(json.dumps(run_config, indent=2))
     trainer = Trainer(
         generator=generator_config,
         critic=critic_config,

@@ -38,8 +38,8 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from .._atomic import atomic_text
 from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
-from ._atomic import atomic_text
 from .errors import DataFormatError, UnsafePickleError
 
 __all__ = [

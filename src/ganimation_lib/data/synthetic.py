@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .._atomic import atomic_path
 from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, _check_au_names, aus_for
 from .sample import AUSample
 from .targets import RandomOtherTarget, TargetSampler
@@ -619,9 +620,8 @@ class SyntheticFaces(Dataset[AUSample]):
             file_name = f"{index:06d}_id{self.identity_of(index)}.png"
             aus = self._aus_table[index]
             target = images / file_name
-            temporary = target.with_name(f".{file_name}.tmp")
-            self.render(self.identity_of(index), aus).save(temporary, format="PNG")
-            temporary.replace(target)
+            with atomic_path(target) as temporary:
+                self.render(self.identity_of(index), aus).save(temporary, format="PNG")
             rows[file_name] = [float(v) * AU_SCALE for v in aus.tolist()]
         write_au_table(root / "aus.csv", rows, au_names=self.au_names)
         return root

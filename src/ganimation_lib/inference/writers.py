@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..data._atomic import create_temporary
+from .._atomic import atomic_path
 from .edit import EditResult
 from .images import ImageLike, to_pil, to_tensor
 
@@ -54,16 +54,8 @@ def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"{target} is a folder; give a file name such as {target / 'out.png'}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are 0600, and os.replace would carry that onto the result.
-    fd, tmp_name = create_temporary(target.parent, f".{target.stem}.", target.suffix)
-    os.close(fd)
-    try:
-        yield tmp_name
-        os.replace(tmp_name, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    with atomic_path(target) as temporary:
+        yield temporary
 
 
 def _as_pil(frame: ImageLike) -> Image.Image:

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .._atomic import atomic_path, atomic_text
 from .checkpoint import checkpoint_path, prune_checkpoints, save_training_state
 
 if TYPE_CHECKING:
@@ -138,10 +139,8 @@ def _to_uint8(images: Tensor) -> Tensor:
 def save_image(image: Tensor, path: str | Path) -> Path:
     """Write a (3, H, W) uint8 tensor as a PNG, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as temporary:
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(temporary, format="PNG")
     return path
 
 
@@ -279,12 +278,10 @@ class MetricsLogger(Callback):
                 rows = list(reader)
             kept_rows = [row for row in rows if int(row.get("step") or 0) <= step]
             if len(kept_rows) < len(rows):
-                tmp = path.with_name(f".{path.name}.tmp")
-                with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                with atomic_text(path) as handle:
                     writer = csv.DictWriter(handle, fieldnames=columns)
                     writer.writeheader()
                     writer.writerows(kept_rows)
-                tmp.replace(path)
 
     def _record(self, trainer: Trainer, kind: str, metrics: Mapping[str, float]) -> None:
         record = {"kind": kind, "step": trainer.step, "epoch": trainer.epoch, **metrics}
@@ -349,9 +346,8 @@ class MetricsLogger(Callback):
 
 
 def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_text(path, newline=None) as handle:
+        handle.write(text)
 
 
 class ProgressBar(Callback):

@@ -1,0 +1,132 @@
+"""Atomic file writing, shared by every module that writes files: a crash or an exception never leaves a
+half-written file under the final name (temporary file in the same folder, flushed to disk, ``os.replace``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+__all__ = ["atomic_binary", "atomic_path", "atomic_text", "create_temporary", "fsync_folder"]
+
+
+def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """Create a new, uniquely named file in ``directory`` and return its open descriptor and path.
+
+    Unlike ``tempfile.mkstemp`` (which creates files with mode 0600), the file gets the permissions any
+    new file would get (0666 less the umask), so what is moved onto the final name is as readable as a file
+    written directly there.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> fd, path = create_temporary(pathlib.Path(tempfile.mkdtemp()), ".x.", ".tmp")
+        >>> os.close(fd); path.name.startswith(".x.") and path.suffix == ".tmp"
+        True
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = directory / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def atomic_text(path: str | Path, newline: str | None = "") -> Iterator[TextIO]:
+    """Open a temporary file next to ``path`` for writing text; move it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> with atomic_text(target) as handle:
+        ...     _ = handle.write("hello")
+        >>> target.read_text()
+        'hello'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = create_temporary(target.parent, f".{target.name}.", ".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())  # the data is on disk before the name points at it
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_binary(path: str | Path) -> Iterator[BinaryIO]:
+    """Like :func:`atomic_text`, for bytes (``torch.save``, ``safetensors``...).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
+        >>> with atomic_binary(target) as handle:
+        ...     _ = handle.write(b"abc")
+        >>> target.read_bytes()
+        b'abc'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = create_temporary(target.parent, f".{target.name}.", ".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` with the same suffix, for writers that take a file name
+    (Pillow picks the format from the suffix); it is moved onto ``path`` when the block succeeds and
+    removed when it fails.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> with atomic_path(target) as temporary:
+        ...     _ = temporary.write_text("hi")
+        >>> target.read_text(), temporary.exists()
+        ('hi', False)
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = create_temporary(target.parent, f".{target.stem}.", target.suffix)
+    os.close(descriptor)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
