@@ -26,7 +26,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests examples $(wildcard benchmarks)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict src

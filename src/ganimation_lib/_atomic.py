@@ -37,10 +37,26 @@ def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Pa
 
 
 @contextlib.contextmanager
+def _replace_on_success(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
+    """Yield a new temporary path next to ``target``; move it onto ``target`` if the block succeeds, else
+    remove it (``target`` is then left as it was)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = create_temporary(target.parent, prefix, suffix)
+    os.close(descriptor)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+@contextlib.contextmanager
 def atomic_text(path: str | Path, newline: str | None = "") -> Iterator[TextIO]:
     """Open a temporary file next to ``path`` for writing text; move it onto ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    The data is flushed to disk before the name points at it. On an exception the temporary file is removed
+    and ``path`` is left as it was.
 
     Examples:
         >>> import tempfile, pathlib
@@ -51,18 +67,13 @@ def atomic_text(path: str | Path, newline: str | None = "") -> Iterator[TextIO]:
         'hello'
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = create_temporary(target.parent, f".{target.name}.", ".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())  # the data is on disk before the name points at it
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with (
+        _replace_on_success(target, f".{target.name}.", ".tmp") as temporary,
+        open(temporary, "w", encoding="utf-8", newline=newline) as handle,
+    ):
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @contextlib.contextmanager
@@ -78,18 +89,10 @@ def atomic_binary(path: str | Path) -> Iterator[BinaryIO]:
         b'abc'
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = create_temporary(target.parent, f".{target.name}.", ".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with _replace_on_success(target, f".{target.name}.", ".tmp") as temporary, open(temporary, "wb") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @contextlib.contextmanager
@@ -107,15 +110,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         ('hi', False)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = create_temporary(target.parent, f".{target.stem}.", target.suffix)
-    os.close(descriptor)
-    try:
+    with _replace_on_success(target, f".{target.stem}.", target.suffix) as temporary:
         yield temporary
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
 
 
 def fsync_folder(folder: Path) -> None:
