@@ -10,7 +10,8 @@ from PIL import Image
 
 from .._atomic import atomic_path
 from ..aus import EXPRESSIONS
-from ..data.synthetic import SyntheticFaces, contact_sheet
+from ..data.synthetic import AU_MIXES, SyntheticFaces, contact_sheet
+from ..data.synthetic_styles import STYLES
 
 __all__ = ["register", "run"]
 
@@ -34,6 +35,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the expressions")
     parser.add_argument("--identity-seed", type=int, default=None, help="seed of the looks (default: --seed)")
     parser.add_argument("--zoom", type=int, default=1, help="enlarge the sheet by this factor (nearest neighbour)")
+    parser.add_argument(
+        "--style",
+        choices=STYLES,
+        default="default",
+        help="looks: 'default' (what models are tuned on) or 'alternate' (a check-only distribution)",
+    )
+    parser.add_argument(
+        "--au-mix",
+        choices=AU_MIXES,
+        default="default",
+        help="dataset AUs (--write): 'default' (presets + sparse single AUs) or 'presets' (jittered presets only)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.size,
         seed=args.seed,
         identity_seed=args.identity_seed,
+        style=args.style,
+        au_mix=args.au_mix,
     )
     if args.contact_sheet is not None:
         sheet = contact_sheet(faces, identities=range(args.identities), intensity=args.intensity)
@@ -60,5 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"contact sheet: {target} (rows: {', '.join(EXPRESSIONS)}; columns: identities 0-{args.identities - 1})")
     if args.write is not None:
         root = faces.write(args.write)
-        print(f"wrote {len(faces)} synthetic faces to {root / 'imgs'} and their AUs to {root / 'aus.csv'}")
+        print(
+            f"wrote {len(faces)} synthetic faces ({args.style} style, {args.au_mix} AUs) to {root / 'imgs'} "
+            f"and their AUs to {root / 'aus.csv'}"
+        )
     return 0

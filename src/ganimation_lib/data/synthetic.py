@@ -4,7 +4,9 @@ Every face is drawn with Pillow at a supersampled size and reduced with a box fi
 continuously (sub-pixel) as the AUs change. An *identity* (background, skin, face shape, hair, eye colour,
 feature sizes) comes from ``identity_seed``; the *expression* comes only from the AU vector, so the same AUs
 give the same expression on every identity, and :meth:`SyntheticFaces.render` gives the exact picture of
-any identity with any AUs: a ground truth that real data cannot provide.
+any identity with any AUs: a ground truth that real data cannot provide. ``style="alternate"`` draws the
+identities from a second, check-only distribution of looks and framings
+(:mod:`~ganimation_lib.data.synthetic_styles`) with the same expression drawing.
 
 What each AU does to the drawing (intensities normalised to [0, 1]; values outside are clipped):
 
@@ -37,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -48,69 +51,33 @@ from torch.utils.data import Dataset
 from .._atomic import atomic_path
 from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, _check_au_names, aus_for
 from .sample import AUSample
+from .synthetic_styles import FACE_CENTRE, RGB, STYLES, FaceLook, Style, compose_framed, sample_look, shade
 from .targets import RandomOtherTarget, TargetSampler
 
-__all__ = ["SyntheticFaces", "contact_sheet", "identity_from_name"]
+__all__ = ["AUMix", "AU_MIXES", "SyntheticFaces", "contact_sheet", "identity_from_name"]
 
 _Point = tuple[float, float]
-_RGB = tuple[int, int, int]
+AUMix = Literal["default", "presets"]
 
-# Palettes the identities draw from (skin from light to dark; natural and a few dyed hair colours).
-_SKIN_TONES: NDArray[np.float64] = np.array(
-    [(255, 226, 200), (242, 198, 160), (226, 174, 132), (198, 138, 98), (160, 104, 70), (112, 72, 48)],
-    dtype=np.float64,
-)
-_HAIR_COLOURS: tuple[_RGB, ...] = (
-    (30, 24, 20),
-    (70, 45, 25),
-    (120, 80, 40),
-    (200, 160, 90),
-    (150, 60, 30),
-    (170, 170, 175),
-    (60, 60, 90),
-)
-_IRIS_COLOURS: tuple[_RGB, ...] = ((70, 45, 25), (40, 90, 150), (60, 110, 60), (110, 80, 40), (30, 30, 30))
+#: The AU mixes :class:`SyntheticFaces` can draw item AUs from.
+AU_MIXES: tuple[AUMix, ...] = ("default", "presets")
 
 
 @dataclass(frozen=True)
-class _Identity:
-    """Everything about a face that does not change with expression (canvas-relative units)."""
+class _Layers:
+    """An identity's static drawing, cached: the picture the expression is drawn on, and its look.
 
-    background_top: _RGB
-    background_bottom: _RGB
-    skin: _RGB
-    hair: _RGB
-    hair_style: int
-    shirt: _RGB
-    iris: _RGB
-    lips: _RGB
-    face_half_width: float
-    face_half_height: float
-    eye_dx: float
-    eye_y: float
-    eye_half_width: float
-    eye_half_height: float
-    brow_gap: float
-    brow_thickness: float
-    nose_length: float
-    mouth_y: float
-    mouth_half_width: float
-    lip_thickness: float
+    Framed (alternate) looks also keep the face's coverage and the unframed backdrop, which
+    :func:`~ganimation_lib.data.synthetic_styles.compose_framed` combines after the expression is drawn.
+    """
+
+    picture: Image.Image
+    look: FaceLook
+    alpha: Image.Image | None = None
+    backdrop: Image.Image | None = None
 
 
-def _shade(colour: _RGB, factor: float) -> _RGB:
-    """``colour`` darkened (factor < 1) or lightened towards white (factor > 1)."""
-    if factor <= 1:
-        return (int(colour[0] * factor), int(colour[1] * factor), int(colour[2] * factor))
-    t = min(factor - 1, 1.0)
-    return (
-        int(colour[0] + (255 - colour[0]) * t),
-        int(colour[1] + (255 - colour[1]) * t),
-        int(colour[2] + (255 - colour[2]) * t),
-    )
-
-
-def _rgba(colour: _RGB, alpha: float) -> tuple[int, int, int, int]:
+def _rgba(colour: RGB, alpha: float) -> tuple[int, int, int, int]:
     return (colour[0], colour[1], colour[2], round(255 * min(max(alpha, 0.0), 1.0)))
 
 
@@ -146,10 +113,23 @@ class SyntheticFaces(Dataset[AUSample]):
     """A dataset of procedurally drawn faces with known AUs; also a renderer of any identity with any AUs.
 
     Item ``i`` shows identity ``identity_of(i) = i % num_identities`` with the AUs ``aus_table[i]``, drawn
-    from a mix that a GAN can learn from: 70 % an expression preset at a random intensity (0.4-1.4 ×),
-    plus, for every item, each AU switched on with probability 0.12 at a random level (sparse single AUs).
+    (seeded by ``seed``) from one of two mixes:
+
+    * ``au_mix="default"``: a mix that a GAN can learn from: 70 % an expression preset at a random
+      intensity (0.4-1.4 ×), plus, for every item, each AU switched on with probability 0.12 at a random
+      level (sparse single AUs).
+    * ``au_mix="presets"``: what real expression data looks like: every item is one preset of
+      :data:`~ganimation_lib.aus.EXPRESSIONS` (neutral included, all equally likely) at an intensity
+      U(0.25, 1), each of the preset's AUs times its own jitter U(0.7, 1.3), plus |N(0, 0.03)| on every AU,
+      clipped to [0, 1]; so no AU is ever exactly 0.
+
     Targets follow the official recipe (another item's AUs + U(-0.1, 0.1)) unless ``target_sampler`` says
     otherwise.
+
+    The looks come in two styles (:mod:`~ganimation_lib.data.synthetic_styles`): ``"default"``, the faces
+    every model and test has been tuned on, and ``"alternate"``, a check-only distribution (other palettes,
+    patterned backgrounds, other feature proportions, per-identity scale, shift and tilt) with the same
+    AU → drawing mapping, for judging a recipe on faces it was not tuned on.
 
     Args:
         num_identities: Number of different faces.
@@ -162,9 +142,18 @@ class SyntheticFaces(Dataset[AUSample]):
             carried but do not change the drawing; AUs missing from a custom layout are drawn at 0.
         target_sampler: Chooses target AUs (default :class:`~ganimation_lib.data.targets.RandomOtherTarget`).
         cache_size: How many identities' static layers to keep (each is a supersampled RGB image).
+        style: ``"default"`` or ``"alternate"`` looks (see above). The default style renders exactly what it
+            always has.
+        au_mix: ``"default"`` or ``"presets"`` item AUs (see above).
 
     Raises:
-        ValueError: If a count, size or seed is out of range.
+        ValueError: If a count, size, seed, style or mix is out of range.
+
+    Examples:
+        >>> faces = SyntheticFaces(num_identities=2, items_per_identity=2, image_size=16, style="alternate",
+        ...                        au_mix="presets")
+        >>> faces.render(0, aus_for("happy")).size, bool(faces.aus_table.min() > 0)
+        ((16, 16), True)
     """
 
     def __init__(
@@ -177,6 +166,8 @@ class SyntheticFaces(Dataset[AUSample]):
         au_names: Sequence[str] = AU_NAMES,
         target_sampler: TargetSampler | None = None,
         cache_size: int = 256,
+        style: Style = "default",
+        au_mix: AUMix = "default",
     ) -> None:
         for label, value, low in (
             ("num_identities", num_identities, 1),
@@ -191,6 +182,10 @@ class SyntheticFaces(Dataset[AUSample]):
             isinstance(identity_seed, bool) or not isinstance(identity_seed, int) or identity_seed < 0
         ):
             raise ValueError(f"identity_seed must be an integer >= 0 or None, got {identity_seed!r}")
+        if style not in STYLES:
+            raise ValueError(f"style must be 'default' or 'alternate', got {style!r}")
+        if au_mix not in AU_MIXES:
+            raise ValueError(f"au_mix must be 'default' or 'presets', got {au_mix!r}")
         self.num_identities = num_identities
         self.items_per_identity = items_per_identity
         self.image_size = image_size
@@ -199,10 +194,12 @@ class SyntheticFaces(Dataset[AUSample]):
         self.au_names: tuple[str, ...] = _check_au_names(au_names)
         self.target_sampler: TargetSampler = target_sampler if target_sampler is not None else RandomOtherTarget()
         self.cache_size = cache_size
+        self.style: Style = style
+        self.au_mix: AUMix = au_mix
         # Supersampling: draw at >= 256 px (integer factor 2-8) so a 1-pixel move at the output is 4+ steps.
         self._factor = max(2, min(8, math.ceil(256 / image_size)))
         self._canvas = image_size * self._factor
-        self._cache: OrderedDict[int, tuple[Image.Image, _Identity]] = OrderedDict()
+        self._cache: OrderedDict[int, _Layers] = OrderedDict()
         self._aus_table = self._sample_aus(num_identities * items_per_identity)
 
     # ----------------------------------------------------------------------------------------------- dataset
@@ -248,9 +245,17 @@ class SyntheticFaces(Dataset[AUSample]):
         return index
 
     def _sample_aus(self, count: int) -> Tensor:
-        rng = np.random.default_rng([self.seed, 0x5EED])
         names = self.au_names
         presets = np.stack([aus_for(p, au_names=names).numpy() for p in EXPRESSIONS]).astype(np.float64)
+        if self.au_mix == "presets":
+            rng = np.random.default_rng([self.seed, 0x5EED, 0x9E5])
+            choice = rng.integers(0, len(presets), count)
+            intensity = rng.uniform(0.25, 1.0, count)
+            jitter = rng.uniform(0.7, 1.3, (count, len(names)))
+            noise = np.abs(rng.normal(0.0, 0.03, (count, len(names))))
+            table = np.clip(presets[choice] * intensity[:, None] * jitter + noise, 0.0, 1.0)
+            return torch.from_numpy(table.astype(np.float32))
+        rng = np.random.default_rng([self.seed, 0x5EED])
         choice = rng.integers(0, len(presets), count)
         intensity = rng.uniform(0.4, 1.4, count) * (rng.random(count) < 0.7)
         table = presets[choice] * intensity[:, None]
@@ -274,9 +279,11 @@ class SyntheticFaces(Dataset[AUSample]):
             ValueError: If ``identity`` is negative or ``aus`` has the wrong length or non-finite values.
         """
         levels = self._levels(aus)
-        base, look = self._base(identity)
-        canvas = base.copy()
-        self._draw_expression(canvas, look, levels)
+        layers = self._layers(identity)
+        canvas = layers.picture.copy()
+        self._draw_expression(canvas, layers.look, levels)
+        if layers.look.framing is not None and layers.alpha is not None and layers.backdrop is not None:
+            canvas = compose_framed(canvas, layers.alpha, layers.backdrop, layers.look.framing, self._canvas)
         return canvas.reduce(self._factor)
 
     def render_tensor(self, identity: int, aus: Tensor | Sequence[float] | NDArray[np.floating]) -> Tensor:
@@ -336,53 +343,21 @@ class SyntheticFaces(Dataset[AUSample]):
         levels.update({name: float(v) for name, v in zip(self.au_names, clipped, strict=True)})
         return levels
 
-    def _identity(self, identity: int) -> _Identity:
+    def look(self, identity: int) -> FaceLook:
+        """Return the static look of ``identity`` in this dataset's ``style`` (colours, proportions, framing).
+
+        Raises:
+            ValueError: If ``identity`` is negative.
+
+        Examples:
+            >>> SyntheticFaces(1, 1, image_size=16, style="alternate").look(0).framing is not None
+            True
+        """
         if isinstance(identity, bool) or not isinstance(identity, (int, np.integer)) or identity < 0:
             raise ValueError(f"identity must be an integer >= 0, got {identity!r}")
-        rng = np.random.default_rng([self.identity_seed, int(identity), 0x1D])
+        return sample_look(self.style, self.identity_seed, int(identity))
 
-        def pick(options: Sequence[_RGB]) -> _RGB:
-            return options[int(rng.integers(len(options)))]
-
-        def colour(low: int, high: int) -> _RGB:
-            r, g, b = rng.integers(low, high, 3)
-            return (int(r), int(g), int(b))
-
-        tone = rng.uniform(0, len(_SKIN_TONES) - 1)
-        i = int(tone)
-        j = min(i + 1, len(_SKIN_TONES) - 1)
-        skin_array = _SKIN_TONES[i] * (1 - (tone - i)) + _SKIN_TONES[j] * (tone - i)
-        skin: _RGB = (int(skin_array[0]), int(skin_array[1]), int(skin_array[2]))
-        lips = (
-            int(skin[0] * 0.75 + 190 * 0.25),
-            int(skin[1] * 0.6),
-            int(skin[2] * 0.6),
-        )
-        background_top = colour(40, 230)
-        return _Identity(
-            background_top=background_top,
-            background_bottom=_shade(background_top, float(rng.uniform(0.55, 0.9))),
-            skin=skin,
-            hair=pick(_HAIR_COLOURS),
-            hair_style=int(rng.integers(4)),
-            shirt=colour(20, 220),
-            iris=pick(_IRIS_COLOURS),
-            lips=lips,
-            face_half_width=float(rng.uniform(0.33, 0.37)),
-            face_half_height=float(rng.uniform(0.41, 0.45)),
-            eye_dx=float(rng.uniform(0.135, 0.15)),
-            eye_y=float(rng.uniform(0.44, 0.47)),
-            eye_half_width=float(rng.uniform(0.075, 0.085)),
-            eye_half_height=float(rng.uniform(0.042, 0.05)),
-            brow_gap=float(rng.uniform(0.08, 0.09)),
-            brow_thickness=float(rng.uniform(0.036, 0.046)),
-            nose_length=float(rng.uniform(0.12, 0.14)),
-            mouth_y=float(rng.uniform(0.73, 0.75)),
-            mouth_half_width=float(rng.uniform(0.13, 0.15)),
-            lip_thickness=float(rng.uniform(0.026, 0.032)),
-        )
-
-    def _base(self, identity: int) -> tuple[Image.Image, _Identity]:
+    def _layers(self, identity: int) -> _Layers:
         """The identity's static layers (background, hair, head, neck), cached in LRU order."""
         if isinstance(identity, bool) or not isinstance(identity, (int, np.integer)) or identity < 0:
             raise ValueError(f"identity must be an integer >= 0, got {identity!r}")
@@ -391,21 +366,40 @@ class SyntheticFaces(Dataset[AUSample]):
         if cached is not None:
             self._cache.move_to_end(identity)
             return cached
-        look = self._identity(identity)
+        look = self.look(identity)
         size = self._canvas
-        gradient = np.linspace(0.0, 1.0, size)[:, None, None]
-        top = np.array(look.background_top, dtype=np.float64)
-        bottom = np.array(look.background_bottom, dtype=np.float64)
-        rows = (top * (1 - gradient) + bottom * gradient).astype(np.uint8)
-        image = Image.fromarray(np.ascontiguousarray(np.broadcast_to(rows, (size, size, 3))), "RGB")
+        if look.framing is None:
+            gradient = np.linspace(0.0, 1.0, size)[:, None, None]
+            top = np.array(look.background_top, dtype=np.float64)
+            bottom = np.array(look.background_bottom, dtype=np.float64)
+            rows = (top * (1 - gradient) + bottom * gradient).astype(np.uint8)
+            image = Image.fromarray(np.ascontiguousarray(np.broadcast_to(rows, (size, size, 3))), "RGB")
+            self._draw_static(image, look)
+            layers = _Layers(image, look)
+        else:
+            # The face is drawn on its own, on a transparent canvas 1.3x as tall so the shoulders continue below
+            # the image when framing shrinks or turns it; the backdrop stays unframed (no black corners).
+            face = Image.new("RGBA", (size, round(1.3 * size)), (0, 0, 0, 0))
+            self._draw_static(face, look)
+            backdrop = look.backdrop.render(size) if look.backdrop is not None else Image.new("RGB", (size, size))
+            layers = _Layers(face.convert("RGB"), look, alpha=face.getchannel("A"), backdrop=backdrop)
+        if self.cache_size > 0:
+            self._cache[identity] = layers
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return layers
+
+    def _draw_static(self, image: Image.Image, look: FaceLook) -> None:
+        """Shoulders, neck, hair, ears, head and nose bridge: everything the AUs do not move (opaque fills)."""
+        size = self._canvas
         draw = ImageDraw.Draw(image, "RGBA")
 
         def s(value: float) -> float:
             return value * size
 
-        cx, cy = 0.5, 0.53
+        cx, cy = FACE_CENTRE
         fw, fh = look.face_half_width, look.face_half_height
-        skin_shadow = _shade(look.skin, 0.85)
+        skin_shadow = shade(look.skin, 0.85)
         # Shoulders and neck.
         draw.ellipse((s(0.08), s(0.9), s(0.92), s(1.4)), fill=look.shirt)
         draw.rectangle((s(cx - 0.11), s(0.75), s(cx + 0.11), s(0.97)), fill=skin_shadow)
@@ -435,24 +429,19 @@ class SyntheticFaces(Dataset[AUSample]):
                 (s(cx - fw), s(cy - fh), s(cx + fw), s(cy + fh)),
                 start=200,
                 end=340,
-                fill=_shade(look.skin, 0.9),
+                fill=shade(look.skin, 0.9),
                 width=max(1, int(s(0.01))),
             )
         # Static nose bridge.
-        bridge = _shade(look.skin, 0.8)
+        bridge = shade(look.skin, 0.8)
         nose_tip = look.eye_y + look.nose_length
         draw.line(
             [(s(cx - 0.012), s(look.eye_y + 0.01)), (s(cx - 0.02), s(nose_tip - 0.01))],
             fill=bridge,
             width=max(1, int(s(0.008))),
         )
-        if self.cache_size > 0:
-            self._cache[identity] = (image, look)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return image, look
 
-    def _draw_expression(self, image: Image.Image, look: _Identity, au: dict[str, float]) -> None:
+    def _draw_expression(self, image: Image.Image, look: FaceLook, au: dict[str, float]) -> None:
         size = self._canvas
         draw = ImageDraw.Draw(image, "RGBA")
 
@@ -463,8 +452,8 @@ class SyntheticFaces(Dataset[AUSample]):
             return max(1, round(value * size))
 
         cx = 0.5
-        dark = _shade(look.skin, 0.45)
-        crease = _shade(look.skin, 0.6)
+        dark = shade(look.skin, 0.45)
+        crease = shade(look.skin, 0.6)
 
         # Cheeks (AU06): blush under the eyes, drawn first so the eyes sit on top.
         if au["AU06"] > 0:
@@ -512,7 +501,7 @@ class SyntheticFaces(Dataset[AUSample]):
             middle = p((inner_x + outer_x) / 2, base_y - 0.014 - 0.03 * au["AU01"] - 0.035 * au["AU02"] + lower)
             draw.line(
                 _bezier(inner, middle, outer, 8),
-                fill=_shade(look.hair, 0.7),
+                fill=shade(look.hair, 0.7),
                 width=w(look.brow_thickness),
                 joint="curve",
             )
@@ -594,7 +583,7 @@ class SyntheticFaces(Dataset[AUSample]):
                 for (x, y), (_, y2) in zip(upper_inner, lower_inner, strict=True)
             ]
             draw.polygon(upper_inner + teeth_bottom[::-1], fill=(245, 245, 240))
-        draw.line(upper_inner, fill=_shade(look.lips, 0.55), width=w(0.012), joint="curve")
+        draw.line(upper_inner, fill=shade(look.lips, 0.55), width=w(0.012), joint="curve")
         # Chin raiser (AU17): a crease under the pushed-up lower lip.
         if au["AU17"] > 0:
             chin_y = lower_outer_y + 0.04
@@ -629,7 +618,10 @@ class SyntheticFaces(Dataset[AUSample]):
     def __repr__(self) -> str:
         return (
             f"SyntheticFaces(num_identities={self.num_identities}, items_per_identity={self.items_per_identity}, "
-            f"image_size={self.image_size}, seed={self.seed}, identity_seed={self.identity_seed})"
+            f"image_size={self.image_size}, seed={self.seed}, identity_seed={self.identity_seed}"
+            + (f", style={self.style!r}" if self.style != "default" else "")
+            + (f", au_mix={self.au_mix!r}" if self.au_mix != "default" else "")
+            + ")"
         )
 
 
