@@ -97,6 +97,9 @@ def test_official_defaults() -> None:
     assert (c.generator_lr, c.critic_lr, c.betas, c.n_critic, c.batch_size) == (1e-4, 1e-4, (0.5, 0.999), 5, 25)
     assert (c.lr_constant, c.lr_decay, c.lr_unit) == (20, 10, "epoch")
     assert c.loss_weights.expression == 4000 and c.expression_form == "official"
+    # The official code takes a second critic step for the gradient penalty; TrainerConfig.official() is exact.
+    assert c.gradient_penalty_mode == "separate_step" and TrainerConfig.official() == c
+    assert c.loss_weights.color_smoothness == 0.0
     assert TrainerConfig.from_dict(c.to_dict()) == c
     assert [c.lr_factor(e, 0) for e in (0, 20)] == [1.0, 1.0] and c.lr_factor(29, 0) == pytest.approx(0.1)
 

@@ -47,15 +47,20 @@ class TrainerConfig(ConfigMixin):
         generator_lr: Adam learning rate of the generator (official 1e-4).
         critic_lr: Adam learning rate of the critic (official 1e-4).
         betas: Adam betas of both optimizers (official (0.5, 0.999)).
-        n_critic: A generator phase runs every ``n_critic`` iterations; the critic phase runs every iteration.
+        n_critic: A generator phase runs every ``n_critic`` iterations, counted over the whole run; the critic
+            phase runs every iteration. (The official code counts within each epoch, which is the same when
+            an epoch's batch count is a multiple of ``n_critic`` and never trains the generator when an
+            epoch has fewer batches than ``n_critic``.)
         loss_weights: Weights of the objective (official :class:`~ganimation_lib.losses.LossWeights`).
         expression_form: ``"official"`` (MSE / B, paired with weight 4000) or ``"mean"``.
         smoothness_form: ``"l1_sum"`` (official, weight 1e-5) or ``"squared_mean"``.
         lr_unit: Whether ``lr_constant``/``lr_decay`` count epochs (official) or optimizer steps.
         lr_constant: Epochs (or steps) at the full learning rate (official 20).
         lr_decay: Epochs (or steps) over which it then decays linearly to zero (official 10).
-        gradient_penalty_mode: ``"critic_step"`` adds the penalty to the critic loss (default, one step);
-            ``"separate_step"`` takes its own critic optimizer step, as the official code does.
+        gradient_penalty_mode: ``"separate_step"`` (official, default): after the critic's step on the WGAN
+            and AU terms, the penalty is computed with the updated critic and takes a second optimizer step,
+            as the official code does. ``"critic_step"`` adds the penalty to the critic loss (one forward
+            pass and one step fewer; the fast recipe uses it).
         critic_warmup_steps: Iterations at the start during which only the critic trains (its AU head then
             gives the generator a meaningful expression signal); 0 = none (official).
         ema_decay: Generator EMA decay (e.g. 0.999); ``None`` = no EMA. The EMA weights are the ones used
@@ -92,7 +97,7 @@ class TrainerConfig(ConfigMixin):
     lr_unit: LRUnit = "epoch"
     lr_constant: int = 20
     lr_decay: int = 10
-    gradient_penalty_mode: GradientPenaltyMode = "critic_step"
+    gradient_penalty_mode: GradientPenaltyMode = "separate_step"
     critic_warmup_steps: int = 0
     ema_decay: float | None = None
     grad_clip: float | None = None
@@ -204,6 +209,7 @@ class TrainerConfig(ConfigMixin):
             "lr_decay": 0,
             "critic_warmup_steps": 300,
             "ema_decay": 0.99,
+            "gradient_penalty_mode": "critic_step",
         }
         return cls(**{**defaults, **overrides})
 
