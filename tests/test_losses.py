@@ -10,6 +10,7 @@ from ganimation_lib import Critic, LossWeights
 from ganimation_lib.losses import (
     attention_saturation_loss,
     attention_smoothness_loss,
+    color_smoothness_loss,
     cycle_loss,
     expression_loss,
     gradient_penalty,
@@ -160,8 +161,32 @@ def test_loss_weights_official_defaults_and_validation() -> None:
         "attention_saturation": 0.1,
         "attention_smoothness": 1e-5,
         "gradient_penalty": 10.0,
+        "color_smoothness": 0.0,  # not in the official objective
     }
     with pytest.raises(ValueError, match=r"LossWeights\.cycle=-1"):
         LossWeights(cycle=-1)
     with pytest.raises(ValueError, match="nan"):
         LossWeights(expression=float("nan"))
+
+
+def test_color_smoothness_counts_only_the_colour_the_output_uses() -> None:
+    torch.manual_seed(0)
+    color = torch.rand(2, 3, 8, 8) * 2 - 1
+    closed, open_ = torch.zeros(2, 1, 8, 8), torch.ones(2, 1, 8, 8)
+    dx = (color[..., :, 1:] - color[..., :, :-1]) ** 2
+    dy = (color[..., 1:, :] - color[..., :-1, :]) ** 2
+    assert float(color_smoothness_loss(color, closed)) == pytest.approx(float(dx.mean() + dy.mean()), rel=1e-6)
+    assert float(color_smoothness_loss(color, open_)) == 0.0
+    # Attention open on the left half only: jumps on the right half, where the input is kept, are free.
+    half = torch.ones(2, 1, 8, 8)
+    half[..., :4] = 0
+    noisy_right = color.clone()
+    noisy_right[..., 5:] = torch.rand(2, 3, 8, 3)
+    assert float(color_smoothness_loss(noisy_right, half)) == pytest.approx(float(color_smoothness_loss(color, half)))
+    # A flat colour costs nothing wherever the attention is.
+    assert float(color_smoothness_loss(torch.full((1, 3, 4, 4), 0.3), torch.rand(1, 1, 4, 4))) == 0.0
+
+
+def test_color_smoothness_rejects_mismatched_maps() -> None:
+    with pytest.raises(ValueError, match="matching attention"):
+        color_smoothness_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 1, 4, 4))

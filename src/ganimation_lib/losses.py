@@ -22,6 +22,7 @@ __all__ = [
     "SmoothnessForm",
     "attention_saturation_loss",
     "attention_smoothness_loss",
+    "color_smoothness_loss",
     "cycle_loss",
     "expression_loss",
     "gradient_penalty",
@@ -169,6 +170,33 @@ def attention_smoothness_loss(attention: Tensor, form: SmoothnessForm = "l1_sum"
     raise ValueError(f"form={form!r} is not a smoothness form; use 'l1_sum' or 'squared_mean'")
 
 
+def color_smoothness_loss(color: Tensor, attention: Tensor) -> Tensor:
+    """Squared total variation of the colour where it is used: ``mean((1 − A)·(Δx C)²) + mean((1 − A)·(Δy C)²)``.
+
+    The colour head is free wherever the attention keeps the input (``A ≈ 1``), but where the attention opens
+    its pixel-to-pixel noise lands in the output as coloured speckles that fool an AU regressor. Weighting the
+    colour's total variation by ``1 − A`` (the share of the colour in the output) penalises exactly that noise
+    and leaves the hidden colour alone. Not part of the official objective (its weight defaults to 0).
+
+    Examples:
+        >>> import torch
+        >>> color = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]]).expand(1, 3, 2, 2)
+        >>> color_smoothness_loss(color, torch.zeros(1, 1, 2, 2))   # attention closed: every jump counts
+        tensor(1.)
+        >>> color_smoothness_loss(color, torch.ones(1, 1, 2, 2))    # input kept: the colour is unused
+        tensor(0.)
+    """
+    _check_attention(attention)
+    if color.dim() != 4 or color.shape[0] != attention.shape[0] or color.shape[-2:] != attention.shape[-2:]:
+        raise ValueError(
+            f"color must be (B, C, H, W) matching attention {tuple(attention.shape)}, got {tuple(color.shape)}"
+        )
+    c, used = color.float(), 1 - attention.float()
+    dx = (c[..., :, 1:] - c[..., :, :-1]) ** 2 * (used[..., :, 1:] + used[..., :, :-1]) / 2
+    dy = (c[..., 1:, :] - c[..., :-1, :]) ** 2 * (used[..., 1:, :] + used[..., :-1, :]) / 2
+    return dx.mean() + dy.mean()
+
+
 def expression_loss(predicted_aus: Tensor, target_aus: Tensor, form: ExpressionLossForm = "official") -> Tensor:
     """Conditional expression loss on the critic's AU head: the MSE between predicted and target AUs.
 
@@ -219,6 +247,8 @@ class LossWeights(ConfigMixin):
         attention_smoothness: Weight of the attention total variation (official ``lambda_mask_smooth`` = 1e-5,
             paired with the ``"l1_sum"`` form).
         gradient_penalty: Weight of WGAN-GP (official ``lambda_D_gp`` = 10).
+        color_smoothness: Weight of :func:`color_smoothness_loss` on the generated face's colour (not in the
+            official objective: 0).
 
     Examples:
         >>> LossWeights().expression
@@ -233,6 +263,7 @@ class LossWeights(ConfigMixin):
     attention_saturation: float = 0.1
     attention_smoothness: float = 1e-5
     gradient_penalty: float = 10.0
+    color_smoothness: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in self.to_dict().items():

@@ -184,6 +184,23 @@ def test_xk_options_reach_the_layers() -> None:
     assert (unit(torch.randn(1, 4, 8, 8)) < 0).any(), "no ReLU when activation=False"
 
 
+def test_residual_colour_paints_a_bounded_change_of_the_input() -> None:
+    torch.manual_seed(0)
+    generator = Generator(tiny_generator_config(color_residual=0.5))
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = generator(images, torch.rand(2, 17))
+    # C = clamp(x + 0.5·tanh(h)): within 0.5 of the input and inside the image range.
+    assert (out.color - images).abs().max() <= 0.5 + 1e-6
+    assert out.color.min() >= -1 and out.color.max() <= 1
+    torch.testing.assert_close(out.image, out.attention * images + (1 - out.attention) * out.color)
+    # A silent colour head gives back the input whatever the attention: the face stays clean.
+    nn.init.zeros_(generator.color_head.weight)
+    torch.testing.assert_close(generator(images, torch.rand(2, 17)).image, images)
+    # The option adds no parameter, so official-layout state dicts still load.
+    plain = Generator(tiny_generator_config())
+    assert generator.state_dict().keys() == plain.state_dict().keys()
+
+
 def test_residual_adds_its_input() -> None:
     block = Residual(4)
     for p in block.second.parameters():
@@ -203,6 +220,8 @@ def test_residual_adds_its_input() -> None:
         (lambda: GeneratorConfig(num_residual_blocks=-1), "num_residual_blocks=-1"),
         (lambda: GeneratorConfig(padding_mode="mirror"), "padding_mode='mirror'"),  # type: ignore[arg-type]
         (lambda: GeneratorConfig(attention_bias=float("inf")), "attention_bias=inf"),
+        (lambda: GeneratorConfig(color_residual=0.0), "color_residual=0.0"),
+        (lambda: GeneratorConfig(color_residual=float("nan")), "color_residual=nan"),
         (lambda: GeneratorConfig.from_preset("stargan"), "unknown generator preset 'stargan'"),
         (lambda: CriticConfig(image_size=96, depth=6), "image_size=96 is not divisible by 2\\*\\*depth=64"),
         (lambda: CriticConfig(leaky_slope=-1.0), "leaky_slope=-1.0"),

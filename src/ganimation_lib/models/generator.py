@@ -45,6 +45,11 @@ class GeneratorConfig(ConfigMixin):
         attention_bias: ``None`` (official): the attention head has no bias. A number gives it a bias
             initialised to that value, so the generator starts close to the identity (``A = sigmoid(bias)``,
             e.g. 3.0 → A ≈ 0.95); the fast recipes use it. It adds one parameter and one state-dict key.
+        color_residual: ``None`` (official): the colour head paints an absolute image, ``C = tanh(h)``. A
+            number ``s`` makes it paint a bounded change of the input, ``C = clamp(x + s·tanh(h), −1, 1)``:
+            where the attention opens by mistake the output stays near the input instead of taking an
+            untrained colour, so the face stays clean while the expression is learnt (the fast recipes use
+            it; see ``docs/training.md``). It adds no parameter.
     """
 
     image_size: int = 128
@@ -59,6 +64,7 @@ class GeneratorConfig(ConfigMixin):
     residual_relu: bool = False
     weight_init: WeightInit = "official"
     attention_bias: float | None = None
+    color_residual: float | None = None
 
     def __post_init__(self) -> None:
         owner = "GeneratorConfig"
@@ -78,6 +84,10 @@ class GeneratorConfig(ConfigMixin):
         number = isinstance(bias, (int, float)) and not isinstance(bias, bool)
         if bias is not None and (not number or not math.isfinite(bias)):
             raise ValueError(f"{owner}.attention_bias={bias!r} must be None or a finite number (e.g. 3.0)")
+        scale = self.color_residual
+        number = isinstance(scale, (int, float)) and not isinstance(scale, bool)
+        if scale is not None and (not number or not math.isfinite(scale) or not 0 < scale <= 2):
+            raise ValueError(f"{owner}.color_residual={scale!r} must be None or a number in (0, 2] (e.g. 1.0)")
 
     @classmethod
     def official(cls, **overrides: Any) -> GeneratorConfig:
@@ -128,7 +138,8 @@ class GeneratorOutput:
 
     Attributes:
         image: The composed face, ``attention * input + (1 - attention) * color``, (B, 3, H, W) in [-1, 1].
-        color: The colour regression ``C``, (B, 3, H, W) in [-1, 1] (tanh).
+        color: The colour regression ``C``, (B, 3, H, W) in [-1, 1] (tanh; around the input with
+            ``GeneratorConfig.color_residual``).
         attention: The attention mask ``A``, (B, 1, H, W) in [0, 1] (sigmoid); 1 keeps the input pixel.
     """
 
@@ -240,6 +251,8 @@ class Generator(nn.Module, PretrainedMixin):
         tiled = aus.to(images.dtype)[:, :, None, None].expand(b, aus.shape[1], h, w)
         features = self.decoder(self.bottleneck(self.encoder(torch.cat([images, tiled], dim=1))))
         color = torch.tanh(self.color_head(features))
+        if self.config.color_residual is not None:
+            color = (images + self.config.color_residual * color).clamp(-1, 1)
         attention = torch.sigmoid(self.attention_head(features))
         image = attention * images + (1 - attention) * color
         return GeneratorOutput(image=image, color=color, attention=attention)

@@ -29,6 +29,7 @@ from ..devices import resolve_device, resolve_precision
 from ..losses import (
     attention_saturation_loss,
     attention_smoothness_loss,
+    color_smoothness_loss,
     cycle_loss,
     expression_loss,
     gradient_penalty,
@@ -493,6 +494,8 @@ class Trainer:
             "attention_smoothness": w.attention_smoothness
             * (attention_smoothness_loss(fake.attention, smooth) + attention_smoothness_loss(rec.attention, smooth)),
         }
+        if w.color_smoothness:
+            terms["color_smoothness"] = w.color_smoothness * color_smoothness_loss(fake.color, fake.attention)
         if self.generator_losses:
             step = GeneratorStep(batch, real, aus, target, fake, judged, rec)
             for name, term in self.generator_losses.items():
