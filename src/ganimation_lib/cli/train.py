@@ -25,7 +25,7 @@ from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
 from ..training import NonFiniteLossError, Trainer, TrainerConfig
 from ..training.checkpoint import latest_checkpoint
 
-__all__ = ["build_configs", "register", "run"]
+__all__ = ["DATA_SPLIT_KEYS", "build_configs", "register", "run"]
 
 _RECIPES = ("official", "fast")
 
@@ -110,10 +110,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--image-size", type=int, default=None, help="image side for data and both networks")
     parser.add_argument("--labels", default=None, help="AU label file (default: found in the dataset folder)")
+    # Defaults are applied in run(): None means "not given", so a resume can keep the run's recorded split.
     parser.add_argument(
-        "--val-fraction", type=float, default=0.1, help="share of items held out for validation (0 = none; default 0.1)"
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="share of items held out for validation (0 = none; default 0.1)",
     )
-    parser.add_argument("--flip", type=float, default=0.0, help="horizontal flip probability (default 0)")
+    parser.add_argument("--flip", type=float, default=None, help="horizontal flip probability (default 0)")
     parser.add_argument("--generator-preset", choices=GENERATOR_PRESETS, default=None)
     parser.add_argument("--critic-preset", choices=CRITIC_PRESETS, default=None)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -142,6 +146,21 @@ def _check_keys(section: str, settings: dict[str, Any], cls: type) -> None:
         raise ValueError(f"--config section {section!r} has unknown key(s) {unknown}; known: {sorted(known)}")
 
 
+#: The data-split settings run_config.json records under "data_split" (``ganimation evaluate --run`` reads them).
+DATA_SPLIT_KEYS: tuple[str, ...] = ("val_fraction", "flip", "labels", "split_seed")
+
+
+def _apply_data_split(args: argparse.Namespace, recorded: Any, path: Path) -> None:
+    """Take --val-fraction/--flip/--labels from a recorded "data_split" where the command line did not give them."""
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or set(recorded) - set(DATA_SPLIT_KEYS):
+        raise ValueError(f'--config {path}: "data_split" must be a dict with keys from {list(DATA_SPLIT_KEYS)}')
+    for key in ("val_fraction", "flip", "labels"):
+        if getattr(args, key, None) is None and recorded.get(key) is not None:
+            setattr(args, key, recorded[key])
+
+
 def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
     """Combine ``--config`` (if any), the recipe/presets and the flags (flags win) into the three configs."""
     file: dict[str, Any] = {}
@@ -150,8 +169,9 @@ def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorCon
         if not path.is_file():
             raise FileNotFoundError(f"--config {path} does not exist")
         file = json.loads(path.read_text(encoding="utf-8"))
-        # "data" is what run_config.json records besides the configs; it is not a setting.
+        # "data" and "data_split" are what run_config.json records besides the configs; only the split is reused.
         file.pop("data", None)
+        _apply_data_split(args, file.pop("data_split", None), path)
         unknown = sorted(
             set(file) - {"trainer", "generator", "critic", "recipe", "generator_preset", "critic_preset", "image_size"}
         )
@@ -211,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--resume: no checkpoint in {output / 'checkpoints'}; start without --resume")
     elif args.resume is not None:
         resume = Path(args.resume)
+    args.val_fraction = 0.1 if args.val_fraction is None else args.val_fraction
+    args.flip = 0.0 if args.flip is None else args.flip
     size = generator_config.image_size
     common: dict[str, Any] = {"labels": args.labels, "image_size": size}
     if args.val_fraction > 0:
@@ -224,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
         "generator": generator_config.to_dict(),
         "critic": critic_config.to_dict(),
         "data": str(args.data),
+        # AUDataset's default split_seed (0): `ganimation evaluate --run` rebuilds the same held-out faces.
+        "data_split": {"val_fraction": args.val_fraction, "flip": args.flip, "labels": args.labels, "split_seed": 0},
     }
     with atomic_text(output / "run_config.json", newline=None) as handle:
         handle.write(json.dumps(run_config, indent=2))

@@ -155,4 +155,3 @@ def format_report(report: EvaluationReport) -> str:
             "train it longer (--regressor-steps) or on more faces"
         )
     return "\n".join(line for line in lines if line is not None)
-
