@@ -201,6 +201,29 @@ def test_residual_colour_paints_a_bounded_change_of_the_input() -> None:
     assert generator.state_dict().keys() == plain.state_dict().keys()
 
 
+def test_critic_input_downsample_judges_shapes_not_pixel_patterns() -> None:
+    torch.manual_seed(0)
+    critic = Critic(tiny_critic_config(depth=3, input_downsample=2))
+    plain = Critic(tiny_critic_config(depth=3))  # same layers: the low-pass adds no parameter or key
+    assert critic.config.final_size == 2 and critic.state_dict().keys() == plain.state_dict().keys()
+    faces = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = critic(faces)
+    assert out.score.shape == (2, 1, 2, 2) and out.aus.shape == (2, 17)
+    # A one-pixel checkerboard is what the binomial low-pass removes (its response at that frequency is 0):
+    # the critic barely reacts to it, while a smooth change of the same amplitude moves it fully.
+    checker = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 0.4 - 0.2
+    smooth = torch.linspace(-0.2, 0.2, 32)[None, :].expand(32, 32)
+
+    def moved(pattern: torch.Tensor) -> float:
+        return float((critic(faces + pattern).aus - critic(faces).aus).abs().max())
+
+    assert moved(checker) < 0.1 * moved(smooth)
+    # Every parameter still learns through the low-pass.
+    judged = critic(faces)
+    (judged.aus.sum() + judged.score.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in critic.parameters())
+
+
 def test_residual_adds_its_input() -> None:
     block = Residual(4)
     for p in block.second.parameters():
@@ -221,6 +244,8 @@ def test_residual_adds_its_input() -> None:
         (lambda: GeneratorConfig(padding_mode="mirror"), "padding_mode='mirror'"),  # type: ignore[arg-type]
         (lambda: GeneratorConfig(attention_bias=float("inf")), "attention_bias=inf"),
         (lambda: GeneratorConfig(color_residual=0.0), "color_residual=0.0"),
+        (lambda: CriticConfig(input_downsample=3), "input_downsample=3"),
+        (lambda: CriticConfig(image_size=32, depth=5, input_downsample=2), "divided by input_downsample=2"),
         (lambda: GeneratorConfig(color_residual=float("nan")), "color_residual=nan"),
         (lambda: GeneratorConfig.from_preset("stargan"), "unknown generator preset 'stargan'"),
         (lambda: CriticConfig(image_size=96, depth=6), "image_size=96 is not divisible by 2\\*\\*depth=64"),

@@ -31,6 +31,12 @@ class CriticConfig(ConfigMixin):
         leaky_slope: Negative slope of the LeakyReLU after each trunk convolution (official 0.01).
         conv_bias: Bias on the trunk convolutions (both known codebases: yes). The heads never have one.
         weight_init: ``"official"`` (conv weights N(0, 0.02), biases 0) or ``"pytorch"``.
+        input_downsample: 1 (official): the trunk sees the image as it is. 2 or 4: the image is first reduced
+            by that factor with an anti-aliasing blur (``[1, 3, 3, 1]`` binomial, stride 2 per halving), so
+            the critic and its AU head judge the face's shapes and cannot be moved by pixel-level patterns. At
+            64 px and up a generator otherwise learns to steer the AU head with colour speckles instead of
+            drawing the expression (``docs/training.md``). It adds no parameter; the score map shrinks by
+            the same factor.
     """
 
     image_size: int = 128
@@ -40,16 +46,27 @@ class CriticConfig(ConfigMixin):
     leaky_slope: float = 0.01
     conv_bias: bool = True
     weight_init: WeightInit = "official"
+    input_downsample: int = 1
 
     def __post_init__(self) -> None:
         owner = "CriticConfig"
         for name in ("image_size", "num_aus", "conv_dim", "depth"):
             check_positive_int(owner, name, getattr(self, name))
-        if self.image_size % (2**self.depth) != 0:
+        if self.input_downsample not in (1, 2, 4) or isinstance(self.input_downsample, bool):
+            raise ValueError(f"CriticConfig.input_downsample={self.input_downsample!r} must be 1, 2 or 4")
+        if self.image_size % self.input_downsample:
             raise ValueError(
-                f"CriticConfig.image_size={self.image_size} is not divisible by 2**depth={2**self.depth}: "
-                f"use an image size that is a multiple of {2**self.depth} or a smaller depth "
-                f"(for {self.image_size} px at most {_max_depth(self.image_size)})"
+                f"CriticConfig.image_size={self.image_size} is not divisible by input_downsample="
+                f"{self.input_downsample}; use an even image size or input_downsample=1"
+            )
+        trunk_size = self.image_size // self.input_downsample
+        reduced = f" (divided by input_downsample={self.input_downsample})" if self.input_downsample > 1 else ""
+        if trunk_size % (2**self.depth) != 0:
+            raise ValueError(
+                f"CriticConfig.image_size={self.image_size}{reduced} is not divisible by 2**depth={2**self.depth}: "
+                f"use an image size that is a multiple of "
+                f"{2**self.depth * self.input_downsample} or a smaller depth "
+                f"(for {self.image_size} px at most {_max_depth(trunk_size)})"
             )
         if not isinstance(self.leaky_slope, (int, float)) or self.leaky_slope < 0:
             raise ValueError(f"CriticConfig.leaky_slope={self.leaky_slope!r} must be a number >= 0")
@@ -57,8 +74,8 @@ class CriticConfig(ConfigMixin):
 
     @property
     def final_size(self) -> int:
-        """Side of the critic's score map (``image_size / 2**depth``)."""
-        return self.image_size >> self.depth
+        """Side of the critic's score map (``image_size / input_downsample / 2**depth``)."""
+        return (self.image_size // self.input_downsample) >> self.depth
 
     @classmethod
     def official(cls, **overrides: Any) -> CriticConfig:
@@ -140,6 +157,10 @@ class Critic(nn.Module, PretrainedMixin):
             layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
             channels_in, channels = channels, channels * 2
         self.trunk = nn.Sequential(*layers)
+        # A fixed binomial low-pass (not a parameter: the state dict keeps the official layout).
+        taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+        blur = (taps[:, None] * taps[None, :]) / 64
+        self.register_buffer("blur_kernel", blur.expand(3, 1, 4, 4).clone(), persistent=False)
         self.score_head = nn.Conv2d(channels_in, 1, 3, stride=1, padding=1, bias=False)
         self.au_head = nn.Conv2d(channels_in, config.num_aus, config.final_size, bias=False)
         if config.weight_init == "official":
@@ -173,7 +194,12 @@ class Critic(nn.Module, PretrainedMixin):
     def forward(self, images: Tensor) -> CriticOutput:
         """Score ``images`` (B, 3, image_size, image_size) and regress their AUs."""
         self.check_inputs(images)
-        features = self.trunk(images)
+        x = images
+        for _ in range(self.config.input_downsample.bit_length() - 1):
+            kernel: Tensor = self.blur_kernel  # type: ignore[assignment]
+            padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+            x = nn.functional.conv2d(padded, kernel.to(x.dtype), stride=2, groups=3)
+        features = self.trunk(x)
         return CriticOutput(score=self.score_head(features), aus=torch.flatten(self.au_head(features), 1))
 
 
