@@ -29,6 +29,11 @@ EXPECTED_PUBLIC_NAMES = {
     "Callback",
     "Trainer",
     "TrainerConfig",
+    "AURegressor",
+    "AURegressorConfig",
+    "EvaluationReport",
+    "evaluate",
+    "train_au_regressor",
 }
 
 
@@ -70,6 +75,13 @@ def test_losses_module_exports() -> None:
         "LossWeights",
     ):
         assert name in losses.__all__ and callable(getattr(losses, name)), name
+
+
+def test_evaluation_module_exports() -> None:
+    from ganimation_lib import evaluation
+
+    for name in ("AURegressor", "EvaluationReport", "evaluate", "train_au_regressor", "write_evaluation"):
+        assert name in evaluation.__all__ and getattr(evaluation, name) is not None, name
 
 
 def test_package_is_typed() -> None:

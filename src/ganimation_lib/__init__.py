@@ -14,6 +14,11 @@ from .aus import aus_for as aus_for
 from .data import AUDataset as AUDataset
 from .data import AUSample as AUSample
 from .data import SyntheticFaces as SyntheticFaces
+from .evaluation import AURegressor as AURegressor
+from .evaluation import AURegressorConfig as AURegressorConfig
+from .evaluation import EvaluationReport as EvaluationReport
+from .evaluation import evaluate as evaluate
+from .evaluation import train_au_regressor as train_au_regressor
 from .inference import animate as animate
 from .inference import edit as edit
 from .losses import LossWeights as LossWeights
@@ -33,6 +38,8 @@ from .training import TrainerConfig as TrainerConfig
 
 __all__ = [
     "AUDataset",
+    "AURegressor",
+    "AURegressorConfig",
     "AUSample",
     "AU_NAMES",
     "Callback",
@@ -40,6 +47,7 @@ __all__ = [
     "CriticConfig",
     "CriticOutput",
     "Discriminator",
+    "EvaluationReport",
     "Generator",
     "GeneratorConfig",
     "GeneratorOutput",
@@ -53,5 +61,7 @@ __all__ = [
     "animate",
     "aus_for",
     "edit",
+    "evaluate",
     "load_checkpoint",
+    "train_au_regressor",
 ]
