@@ -125,3 +125,14 @@ def test_bad_inputs_give_clear_errors(
     assert "is an AU regressor, not a generator" in error(str(wrong_size), str(data))
     assert "--num-faces must be at least 2" in error(str(model), "synthetic", "--num-faces", "1")
     assert not (tmp_path / "ev").exists()  # nothing is written when the inputs are wrong
+
+
+def test_a_model_with_its_own_aus_reads_those_columns(saved: tuple[Path, Path], tmp_path: Path) -> None:
+    _, data = saved
+    names = ["AU06", "AU12", "AU25"]
+    model = Generator(tiny_generator_config(num_aus=3)).save_pretrained(tmp_path / "g3", au_names=names)
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(model), str(data), "--output", str(out), "--val-fraction", "0.25", *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["au_error_output_per_au"]) == names and report["au_names"] == names
+    assert AURegressor.from_pretrained(out / "regressor").au_names == tuple(names)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
+from ..aus import AU_NAMES
 from ..data.dataset import AUDataset
 from ..data.sample import AUSample
 from ..data.synthetic import AU_MIXES, SyntheticFaces
@@ -111,11 +113,17 @@ def _split_settings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def held_out_and_training_data(
-    args: argparse.Namespace, image_size: int
+    args: argparse.Namespace, image_size: int, au_names: Sequence[str] = AU_NAMES
 ) -> tuple[Dataset[AUSample], Dataset[AUSample], dict[str, Any]]:
-    """The held-out faces, the regressor's training faces, and a record of how both were chosen."""
+    """The held-out faces, the regressor's training faces (both with ``au_names``, the model's AUs, in its
+    order), and a record of how both were chosen."""
     if args.data == "synthetic":
-        looks: dict[str, Any] = {"image_size": image_size, "style": args.style, "au_mix": args.au_mix}
+        looks: dict[str, Any] = {
+            "image_size": image_size,
+            "style": args.style,
+            "au_mix": args.au_mix,
+            "au_names": tuple(au_names),
+        }
         count = args.num_faces or _SYNTHETIC_FACES
         held_out: Dataset[AUSample] = SyntheticFaces(
             count, 1, seed=args.seed + 1, identity_seed=EVALUATION_IDENTITY_SEED + args.seed, **looks
@@ -124,7 +132,7 @@ def held_out_and_training_data(
         training: Dataset[AUSample] = SyntheticFaces(identities, items, seed=args.seed, **looks)
         record = {
             "data": "synthetic",
-            **looks,
+            **{k: v for k, v in looks.items() if k != "au_names"},
             "identity_seed": EVALUATION_IDENTITY_SEED + args.seed,
             "regressor_training_faces": f"{identities} identities x {items} (identity_seed {args.seed})",
         }
@@ -138,6 +146,7 @@ def held_out_and_training_data(
         )
     common: dict[str, Any] = {
         "image_size": image_size,
+        "au_names": tuple(au_names),
         "labels": settings["labels"],
         "test_fraction": fraction,
         "split_seed": int(settings["split_seed"]),
@@ -163,7 +172,9 @@ def _check_model_folder(model: str) -> None:
             raise ValueError(f"MODEL {model} is an AU regressor, not a generator; pass it as --regressor {model}")
 
 
-def _regressor(args: argparse.Namespace, training: Dataset[AUSample], size: int, num_aus: int) -> AURegressor:
+def _regressor(
+    args: argparse.Namespace, training: Dataset[AUSample], size: int, num_aus: int, device: torch.device
+) -> AURegressor:
     if args.regressor is not None:
         regressor = AURegressor.from_pretrained(args.regressor)
         if regressor.config.image_size != size or regressor.config.num_aus != num_aus:
@@ -177,7 +188,12 @@ def _regressor(args: argparse.Namespace, training: Dataset[AUSample], size: int,
         raise ValueError(f"--regressor-steps must be at least 1, got {args.regressor_steps}")
     print(f"training an AU regressor on {len(training)} training faces ({args.regressor_steps} steps)")  # type: ignore[arg-type]
     return train_au_regressor(
-        training, image_size=size, steps=args.regressor_steps, seed=args.seed, progress=not args.no_progress
+        training,
+        image_size=size,
+        steps=args.regressor_steps,
+        seed=args.seed,
+        progress=not args.no_progress,
+        device=device,
     )
 
 
@@ -192,17 +208,20 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--regressor {args.regressor} is not a folder; pass one that evaluate saved before")
     if args.num_faces is not None and args.num_faces < 2:
         raise ValueError(f"--num-faces must be at least 2 (each face takes another's expression), got {args.num_faces}")
+    output = Path(args.output) if args.output is not None else Path(args.model).parent / "evaluation"
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"--output {output} is a file; pass a folder for report.json and grid.png")
     device = resolve_device(args.device)
     generator: Generator = load_generator(args)
     size, num_aus = generator.config.image_size, generator.config.num_aus
-    held_out, training, record = held_out_and_training_data(args, size)
-    aus_in_data = int(held_out[0].aus.shape[0])
-    if aus_in_data != num_aus:
+    names = generator.au_names if generator.au_names is not None else (AU_NAMES if num_aus == len(AU_NAMES) else None)
+    if names is None:
         raise ValueError(
-            f"the model takes {num_aus} AUs but DATA has {aus_in_data}; pass --labels with the model's AUs"
+            f"MODEL takes {num_aus} AUs but does not record which; save it again with au_names "
+            "(ganimation convert --au-names) so the data's AUs can be matched to it"
         )
-    regressor = _regressor(args, training, size, num_aus)
-    output = Path(args.output) if args.output is not None else Path(args.model).parent / "evaluation"
+    held_out, training, record = held_out_and_training_data(args, size, names)
+    regressor = _regressor(args, training, size, num_aus, device)
     saved_regressor = (
         Path(args.regressor) if args.regressor is not None else regressor.save_pretrained(output / "regressor")
     )

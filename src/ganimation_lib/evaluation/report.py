@@ -132,6 +132,7 @@ def format_report(report: EvaluationReport) -> str:
     lines: list[str | None] = [
         f"{r.num_faces} held-out faces at {r.image_size} px, each asked for another one's expression "
         f"(pairing {r.pairing!r}, seed {r.seed}):",
+        "  errors: lower is better, and the unchanged input is the baseline a useful model beats",
         _line("identity_error", r.identity_error, "|G(x, own AUs) - x|: asked for its own expression, keep the face"),
         _line("cycle_error", r.cycle_error, "|G(G(x, t), own AUs) - x|: there and back again"),
         _line("attention_mean", r.attention_mean, "share of each face kept from the input (1 = unchanged)"),
