@@ -168,6 +168,14 @@ class _Sums:
         return self.totals[name] / self.counts[name]
 
 
+def _own_aus(data: object, indices: list[int]) -> Tensor:
+    """The faces' own AUs: from the dataset's ``aus_table`` when it has one (no image is read), else item by item."""
+    table = getattr(data, "aus_table", None)
+    if isinstance(table, Tensor) and table.dim() == 2 and table.shape[0] == len(data):  # type: ignore[arg-type]
+        return table[indices].float()
+    return torch.stack([data[i].aus for i in indices]).float()  # type: ignore[index]
+
+
 def _check_sizes(generator: nn.Module, regressor: AURegressor | None, image: Tensor, num_aus: int) -> None:
     config = getattr(generator, "config", None)
     size = getattr(config, "image_size", None)
@@ -228,56 +236,61 @@ def evaluate(
     target_device = torch.device(device)
     indices = held_out_faces(len(data), num_faces, seed)  # type: ignore[arg-type]
     donors = derangement(len(indices), seed, pairing)
-    # Items may draw random targets or flips from the global RNG: read them in a forked, seeded stream.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        items = [data[i] for i in indices]
-    images = torch.stack([item.image for item in items]).float()
-    own = torch.stack([item.aus for item in items]).float()
-    targets = own[donors]
-    _check_sizes(generator, regressor, images, own.shape[1])
     truth = truth_for(data)
     generator = generator.to(target_device).eval()
     if regressor is not None:
         regressor = regressor.to(target_device).eval()
-
     sums = _Sums()
     attention_sum = 0.0
-    for start in range(0, len(indices), batch_size):
-        chunk = slice(start, start + batch_size)
-        x, a, t = images[chunk].to(target_device), own[chunk].to(target_device), targets[chunk].to(target_device)
-        same = generator(x, a)
-        moved = generator(x, t)
-        back = generator(moved.image, a)
-        sums.add("identity_error", same.image - x)
-        sums.add("cycle_error", back.image - x)
-        attention_sum += float(moved.attention.float().sum(dtype=torch.float64)) / moved.attention[0].numel()
-        expected: Tensor | None = None
-        if truth is not None:
-            expected = truth(indices[chunk], t.cpu()).to(target_device).float()
-            sums.add("true_error", moved.image - expected)
-            sums.add("unchanged_error", x - expected)
-        if regressor is not None:
-            read_input = regressor(x)
-            sums.add("au_error_output", regressor(moved.image) - t, per_au=True)
-            sums.add("au_error_unchanged", read_input - t, per_au=True)
-            sums.add("au_error_real", read_input - a)
-            if expected is not None:
-                sums.add("au_error_true", regressor(expected) - t)
+    face_names: list[str] = []
+    image_size = 0
+    # Items may draw random targets or flips from the global RNG: read them in a forked, seeded stream.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        own = _own_aus(data, indices)
+        targets = own[donors]
+        for start in range(0, len(indices), batch_size):
+            chunk = slice(start, start + batch_size)
+            # One batch of images at a time, so a large held-out set never has to fit in memory.
+            items = [data[i] for i in indices[chunk]]
+            images = torch.stack([item.image for item in items]).float()
+            if start == 0:
+                _check_sizes(generator, regressor, images, own.shape[1])
+            face_names += [str(item.name) for item in items]
+            image_size = int(images.shape[-1])
+            x, a, t = images.to(target_device), own[chunk].to(target_device), targets[chunk].to(target_device)
+            same = generator(x, a)
+            moved = generator(x, t)
+            back = generator(moved.image, a)
+            sums.add("identity_error", same.image - x)
+            sums.add("cycle_error", back.image - x)
+            attention_sum += float(moved.attention.float().sum(dtype=torch.float64)) / moved.attention[0].numel()
+            expected: Tensor | None = None
+            if truth is not None:
+                expected = truth(indices[chunk], t.cpu()).to(target_device).float()
+                sums.add("true_error", moved.image - expected)
+                sums.add("unchanged_error", x - expected)
+            if regressor is not None:
+                read_input = regressor(x)
+                sums.add("au_error_output", regressor(moved.image) - t, per_au=True)
+                sums.add("au_error_unchanged", read_input - t, per_au=True)
+                sums.add("au_error_real", read_input - a)
+                if expected is not None:
+                    sums.add("au_error_true", regressor(expected) - t)
 
     names = _au_names(generator, data, own.shape[1])
     report = EvaluationReport(
         num_faces=len(indices),
         pairing=pairing,
         seed=seed,
-        image_size=int(images.shape[-1]),
+        image_size=image_size,
         identity_error=sums.total_mean("identity_error"),
         cycle_error=sums.total_mean("cycle_error"),
         attention_mean=attention_sum / len(indices),
         au_names=names,
         indices=indices,
         targets_from=[indices[d] for d in donors],
-        names=[str(item.name) for item in items],
+        names=face_names,
     )
     for name in ("true_error", "unchanged_error", "au_error_output", "au_error_unchanged", "au_error_real"):
         setattr(report, name, sums.mean(name))
