@@ -66,7 +66,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--val-fraction", type=float, default=None, help="held-out share of DATA (default 0.1)")
     parser.add_argument("--labels", default=None, help="AU label file of DATA (default: found in the folder)")
     parser.add_argument(
-        "--num-faces", type=int, default=None, help=f"faces to evaluate (synthetic: {_SYNTHETIC_FACES})"
+        "--num-faces",
+        type=int,
+        default=None,
+        help=f"faces to evaluate (default: all held out; synthetic: {_SYNTHETIC_FACES})",
     )
     parser.add_argument("--pairing", choices=("shuffle", "shift"), default="shuffle", help="how targets are paired")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairing, the sample and the regressor")
