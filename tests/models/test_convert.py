@@ -154,11 +154,16 @@ def test_colour_gap_is_float32_round_off(fixtures_dir: Path) -> None:
     fixture = io["official.color"].double()
     ours_error = (ours32 - exact).abs()
     fixture_error = (fixture - exact).abs()
-    # Same size of round-off on both sides, same mean: no side is systematically off.
-    assert float(ours_error.max()) < 2e-5 and float(fixture_error.max()) < 2e-5
-    assert float(fixture_error.mean()) < 2 * float(ours_error.mean())
-    correlation = torch.corrcoef(torch.stack([(fixture - exact).flatten(), (ours32 - exact).flatten()]))[0, 1]
-    assert abs(float(correlation)) < 0.5
+    # Both sides are float32 round-off of the float64 result: small, and unbiased (their signed mean is a small
+    # share of their mean size). Nothing compares the two rounding patterns, which are identical on a machine
+    # that runs the fixture's kernels and differ on others; a side that is systematically off fails either way.
+    for error, signed in ((ours_error, ours32 - exact), (fixture_error, fixture - exact)):
+        assert float(error.max()) < 2e-5
+        assert abs(float(signed.mean())) < 0.2 * float(error.mean()) + 1e-9
+    assert float((ours32 - fixture).abs().max()) < 4e-5
+    # The bias check does catch a side that is off by no more than its own round-off, but always one way.
+    shifted = ours32 - exact + float(ours_error.mean())
+    assert abs(float(shifted.mean())) >= 0.2 * float(shifted.abs().mean())
 
 
 @pytest.mark.fixtures
