@@ -224,6 +224,40 @@ def test_critic_input_downsample_judges_shapes_not_pixel_patterns() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in critic.parameters())
 
 
+def test_three_downsamplings_give_an_eighth_resolution_bottleneck() -> None:
+    config = tiny_generator_config(num_downsamplings=3, num_residual_blocks=1)
+    generator = Generator(config)
+    seen: list[tuple[int, ...]] = []
+    generator.bottleneck.register_forward_hook(lambda _m, _i, out: seen.append(tuple(out.shape)))
+    out = generator(torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 17))
+    assert out.image.shape == (2, 3, 32, 32) and seen == [(2, 8 * 8, 4, 4)]  # conv_dim 8 doubled 3 times, 32/8
+    with pytest.raises(ValueError, match="multiples of 8"):
+        generator(torch.zeros(1, 3, 36, 36), torch.zeros(1, 17))
+
+
+def test_au_modulation_starts_official_and_reaches_the_face_centre() -> None:
+    torch.manual_seed(0)
+    plain = Generator(tiny_generator_config(image_size=64))
+    modulated = Generator(tiny_generator_config(image_size=64, au_modulation=True))
+    modulated.load_state_dict(plain.state_dict(), strict=False)  # the FiLM layers stay zero
+    assert {k for k in modulated.state_dict() if k not in plain.state_dict()} == {
+        f"modulation.{i}.{w}" for i in range(4) for w in ("weight", "bias")  # 2 residual blocks + 2 upsamplings
+    }
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    neutral, smile = torch.zeros(2, 17), torch.ones(2, 17)
+    with torch.no_grad():
+        torch.testing.assert_close(modulated(images, smile).image, plain(images, smile).image)
+        for layer in modulated.modulation or []:
+            layer.weight.normal_(0, 0.5)
+
+        def centre_change(model: Generator) -> float:
+            change = (model(images, smile).color - model(images, neutral).color).abs()
+            return float(change[..., 24:40, 24:40].mean())
+
+        # Without modulation the AUs reach the centre only from the zero-padded borders.
+        assert centre_change(modulated) > 2 * centre_change(plain)
+
+
 def test_residual_adds_its_input() -> None:
     block = Residual(4)
     for p in block.second.parameters():
@@ -245,6 +279,8 @@ def test_residual_adds_its_input() -> None:
         (lambda: GeneratorConfig(attention_bias=float("inf")), "attention_bias=inf"),
         (lambda: GeneratorConfig(color_residual=0.0), "color_residual=0.0"),
         (lambda: CriticConfig(input_downsample=3), "input_downsample=3"),
+        (lambda: GeneratorConfig(num_downsamplings=0), "num_downsamplings=0"),
+        (lambda: GeneratorConfig(image_size=36, num_downsamplings=3), "image_size=36 is not divisible by 2\\*\\*num"),
         (lambda: CriticConfig(image_size=32, depth=5, input_downsample=2), "divided by input_downsample=2"),
         (lambda: GeneratorConfig(color_residual=float("nan")), "color_residual=nan"),
         (lambda: GeneratorConfig.from_preset("stargan"), "unknown generator preset 'stargan'"),

@@ -157,10 +157,7 @@ class Critic(nn.Module, PretrainedMixin):
             layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
             channels_in, channels = channels, channels * 2
         self.trunk = nn.Sequential(*layers)
-        # A fixed binomial low-pass (not a parameter: the state dict keeps the official layout).
-        taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
-        blur = (taps[:, None] * taps[None, :]) / 64
-        self.register_buffer("blur_kernel", blur.expand(3, 1, 4, 4).clone(), persistent=False)
+
         self.score_head = nn.Conv2d(channels_in, 1, 3, stride=1, padding=1, bias=False)
         self.au_head = nn.Conv2d(channels_in, config.num_aus, config.final_size, bias=False)
         if config.weight_init == "official":
@@ -196,9 +193,12 @@ class Critic(nn.Module, PretrainedMixin):
         self.check_inputs(images)
         x = images
         for _ in range(self.config.input_downsample.bit_length() - 1):
-            kernel: Tensor = self.blur_kernel  # type: ignore[assignment]
+            # A fixed binomial low-pass, built here rather than held as a buffer: no state-dict key, and
+            # models built on the meta device (checkpoint import) need nothing materialised.
+            taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
+            kernel = (taps[:, None] * taps[None, :] / 64).expand(3, 1, 4, 4)
             padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
-            x = nn.functional.conv2d(padded, kernel.to(x.dtype), stride=2, groups=3)
+            x = nn.functional.conv2d(padded, kernel, stride=2, groups=3)
         features = self.trunk(x)
         return CriticOutput(score=self.score_head(features), aus=torch.flatten(self.au_head(features), 1))
 

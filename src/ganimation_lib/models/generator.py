@@ -33,7 +33,11 @@ class GeneratorConfig(ConfigMixin):
             any H×W divisible by 4; this is the size it was built and trained for.
         num_aus: Length of the AU vector (17 for OpenFace's default GANimation set).
         conv_dim: Filters of the first ``c7s1`` unit; doubled by each of the two downsamplings.
-        num_residual_blocks: Residual blocks at 1/4 resolution (0 allowed: no bottleneck).
+        num_residual_blocks: Residual blocks at the bottleneck resolution (0 allowed: no bottleneck).
+        num_downsamplings: Stride-2 convolutions before the bottleneck (2 official: 1/4 resolution), each
+            doubling the channels, mirrored by as many transposed convolutions. 3 gives a 64 px face the
+            structure a 32 px face has with 2 (an 8×8 bottleneck that sees the whole face) for about 20 % more
+            compute; the fast recipe uses it from 64 px up. Other values change the state-dict layout.
         padding_mode: Padding of the 7×7 and residual convolutions (``"zeros"`` official,
             ``"reflect"`` CycleGAN). Strided convolutions always pad with zeros, as in both codebases.
         norm_affine: InstanceNorm with learned scale/shift (official) or without (replicate).
@@ -45,6 +49,12 @@ class GeneratorConfig(ConfigMixin):
         attention_bias: ``None`` (official): the attention head has no bias. A number gives it a bias
             initialised to that value, so the generator starts close to the identity (``A = sigmoid(bias)``,
             e.g. 3.0 → A ≈ 0.95); the fast recipes use it. It adds one parameter and one state-dict key.
+        au_modulation: ``False`` (official): the AUs enter only as constant input channels, and the first
+            InstanceNorm removes a constant, so they reach the face's centre only through the zero padding
+            at the borders, the weaker the larger the image. ``True`` also modulates the features after
+            every residual block and every upsampling, ``h·(1 + γ(aus)) + β(aus)`` (FiLM, zero-initialised,
+            so training starts from the official behaviour): the target expression is known everywhere.
+            Adds a linear layer per modulated stage (``modulation.*`` state-dict keys).
         color_residual: ``None`` (official): the colour head paints an absolute image, ``C = tanh(h)``. A
             number ``s`` makes it paint a bounded change of the input, ``C = clamp(x + s·tanh(h), −1, 1)``:
             where the attention opens by mistake the output stays near the input instead of taking an
@@ -56,6 +66,8 @@ class GeneratorConfig(ConfigMixin):
     num_aus: int = 17
     conv_dim: int = 64
     num_residual_blocks: int = 6
+    num_downsamplings: int = 2
+    au_modulation: bool = False
     padding_mode: PaddingMode = "zeros"
     norm_affine: bool = True
     conv_bias: bool = False
@@ -77,6 +89,14 @@ class GeneratorConfig(ConfigMixin):
             raise ValueError(
                 f"{owner}.image_size={self.image_size} must be a multiple of 4 and at least 8 "
                 "(the generator downsamples twice by 2); try 32, 64 or 128"
+            )
+        downs = self.num_downsamplings
+        if not isinstance(downs, int) or isinstance(downs, bool) or not 1 <= downs <= 4:
+            raise ValueError(f"{owner}.num_downsamplings={downs!r} must be an integer from 1 to 4 (official: 2)")
+        if self.image_size % (2**downs) != 0:
+            raise ValueError(
+                f"{owner}.image_size={self.image_size} is not divisible by 2**num_downsamplings={2**downs}; "
+                "use fewer downsamplings or an image size that is a multiple of it"
             )
         check_choice(owner, "padding_mode", self.padding_mode, _PADDING_MODES)
         check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
@@ -174,15 +194,15 @@ class Generator(nn.Module, PretrainedMixin):
             raise TypeError(f"config must be a GeneratorConfig, got {type(config).__name__}")
         d = config.conv_dim
         trunk: dict[str, Any] = {"norm_affine": config.norm_affine, "bias": config.conv_bias}
+        n = config.num_downsamplings
         self.encoder = nn.Sequential(
             XK("ck", 3 + config.num_aus, d, kernel_size=7, padding_mode=config.padding_mode, **trunk),
-            XK("dk", d, 2 * d, kernel_size=config.down_kernel_size, **trunk),
-            XK("dk", 2 * d, 4 * d, kernel_size=config.down_kernel_size, **trunk),
+            *(XK("dk", d << i, d << (i + 1), kernel_size=config.down_kernel_size, **trunk) for i in range(n)),
         )
         self.bottleneck = nn.Sequential(
             *(
                 Residual(
-                    4 * d,
+                    d << n,
                     padding_mode=config.padding_mode,
                     relu_after_second_norm=config.residual_relu,
                     **trunk,
@@ -191,14 +211,20 @@ class Generator(nn.Module, PretrainedMixin):
             )
         )
         self.decoder = nn.Sequential(
-            XK("uk", 4 * d, 2 * d, kernel_size=config.up_kernel_size, **trunk),
-            XK("uk", 2 * d, d, kernel_size=config.up_kernel_size, **trunk),
+            *(XK("uk", d << i, d << (i - 1), kernel_size=config.up_kernel_size, **trunk) for i in range(n, 0, -1)),
         )
+        stages = [d << n] * config.num_residual_blocks + [d << (i - 1) for i in range(n, 0, -1)]
+        films = [nn.Linear(config.num_aus, 2 * c) for c in stages] if config.au_modulation else []
+        self.modulation = nn.ModuleList(films) if films else None
         head: dict[str, Any] = {"kernel_size": 7, "padding": 3, "padding_mode": config.padding_mode, "bias": False}
         self.color_head = nn.Conv2d(d, 3, **head)
         self.attention_head = nn.Conv2d(d, 1, **{**head, "bias": config.attention_bias is not None})
         if config.weight_init == "official":
             init_official_(self)
+        if self.modulation is not None:
+            for layer in films:  # start as the unmodulated network
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         if config.attention_bias is not None and self.attention_head.bias is not None:
             with torch.no_grad():
                 self.attention_head.bias.fill_(float(config.attention_bias))
@@ -224,10 +250,11 @@ class Generator(nn.Module, PretrainedMixin):
         if not images.is_floating_point():
             raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
         h, w = images.shape[-2:]
-        if h % 4 or w % 4 or h < 8 or w < 8:
+        step = 2**self.config.num_downsamplings
+        if h % step or w % step or h < 2 * step or w < 2 * step:
             raise ValueError(
-                f"image size {h}x{w} cannot go through the generator: H and W must be multiples of 4 "
-                f"and at least 8; resize to {self.config.image_size}x{self.config.image_size}"
+                f"image size {h}x{w} cannot go through the generator: H and W must be multiples of {step} "
+                f"and at least {2 * step}; resize to {self.config.image_size}x{self.config.image_size}"
             )
         if aus.dim() != 2:
             raise ValueError(f"aus must have shape (B, num_aus), got {tuple(aus.shape)}")
@@ -249,7 +276,14 @@ class Generator(nn.Module, PretrainedMixin):
         self.check_inputs(images, aus)
         b, _, h, w = images.shape
         tiled = aus.to(images.dtype)[:, :, None, None].expand(b, aus.shape[1], h, w)
-        features = self.decoder(self.bottleneck(self.encoder(torch.cat([images, tiled], dim=1))))
+        features = self.encoder(torch.cat([images, tiled], dim=1))
+        if self.modulation is None:
+            features = self.decoder(self.bottleneck(features))
+        else:
+            stages = [*self.bottleneck, *self.decoder]
+            for stage, film in zip(stages, self.modulation, strict=True):
+                gamma, beta = film(aus.to(features.dtype)).chunk(2, dim=1)
+                features = stage(features) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
         color = torch.tanh(self.color_head(features))
         if self.config.color_residual is not None:
             color = (images + self.config.color_residual * color).clamp(-1, 1)
