@@ -351,3 +351,17 @@ def test_networks_follow_input_dtype_float64() -> None:
     generator = Generator(tiny_generator_config()).double()
     out = generator(torch.zeros(1, 3, 32, 32, dtype=torch.float64), torch.zeros(1, 17, dtype=torch.float64))
     assert out.image.dtype == torch.float64
+
+
+@pytest.mark.parametrize("preset", GENERATOR_PRESETS)
+def test_fast_convolutions_equal_the_plain_ones(preset: str) -> None:
+    # The generator computes its first convolution without tiling the AUs and its two heads as one
+    # convolution; both must equal the official formulation, for every padding mode the presets use.
+    torch.manual_seed(0)
+    generator = Generator(tiny_generator_config(preset, attention_bias=1.0, image_size=16))
+    images, aus = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 17)
+    tiled = torch.cat([images, aus[:, :, None, None].expand(2, 17, 16, 16)], dim=1)
+    features = generator.decoder(generator.bottleneck(generator.encoder(tiled)))
+    attention = torch.sigmoid(generator.attention_head(features))
+    expected = attention * images + (1 - attention) * torch.tanh(generator.color_head(features))
+    torch.testing.assert_close(generator(images, aus).image, expected, atol=1e-5, rtol=1e-5)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from .blocks import XK, PaddingMode, Residual, init_official_
 from .config import ConfigMixin, check_choice, check_positive_int
+from .fast_convs import conv_image_and_tiled_aus, fused_heads
 from .pretrained import PretrainedMixin
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
@@ -274,9 +275,11 @@ class Generator(nn.Module, PretrainedMixin):
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
         """Animate ``images`` (B, 3, H, W) in [-1, 1] towards ``aus`` (B, num_aus)."""
         self.check_inputs(images, aus)
-        b, _, h, w = images.shape
-        tiled = aus.to(images.dtype)[:, :, None, None].expand(b, aus.shape[1], h, w)
-        features = self.encoder(torch.cat([images, tiled], dim=1))
+        # The AUs enter as constant channels tiled over the image (official); computed without tiling them.
+        first: XK = self.encoder[0]  # type: ignore[assignment]
+        conv: nn.Conv2d = first.conv  # type: ignore[assignment]  # a "ck" unit's convolution is never transposed
+        features = first.act(first.norm(conv_image_and_tiled_aus(images, aus.to(images.dtype), conv)))
+        features = self.encoder[1:](features)
         if self.modulation is None:
             features = self.decoder(self.bottleneck(features))
         else:
@@ -284,9 +287,10 @@ class Generator(nn.Module, PretrainedMixin):
             for stage, film in zip(stages, self.modulation, strict=True):
                 gamma, beta = film(aus.to(features.dtype)).chunk(2, dim=1)
                 features = stage(features) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-        color = torch.tanh(self.color_head(features))
+        color_logits, attention_logits = fused_heads(features, self.color_head, self.attention_head)
+        color = torch.tanh(color_logits)
         if self.config.color_residual is not None:
             color = (images + self.config.color_residual * color).clamp(-1, 1)
-        attention = torch.sigmoid(self.attention_head(features))
+        attention = torch.sigmoid(attention_logits)
         image = attention * images + (1 - attention) * color
         return GeneratorOutput(image=image, color=color, attention=attention)
