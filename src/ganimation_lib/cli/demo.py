@@ -25,9 +25,11 @@ def register(subparsers: Any) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="training time budget in seconds (default: the measured recipe's)",
+        help="stop after this many seconds instead (the model then depends on the machine's speed)",
     )
-    parser.add_argument("--steps", type=int, default=None, help="stop after this many iterations instead")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="iterations to train (default: the measured recipe's, 1300)"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -41,15 +43,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print where everything is and the validation figures at the start and the end."""
-    from ..demo import DEMO_TIME, describe, run_demo
+    from ..demo import DEMO_STEPS, describe, run_demo
 
     threads = args.threads if args.threads is not None else min(2, os.cpu_count() or 1)
     if threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
-    budget = DEMO_TIME if args.time is None else args.time
-    if budget <= 0:
-        raise ValueError(f"--time must be > 0 seconds, got {budget}")
-    result = run_demo(args.output, max_time=budget, max_steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    if args.time is not None and args.time <= 0:
+        raise ValueError(f"--time must be > 0 seconds, got {args.time}")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    steps = args.steps if args.steps is not None or args.time is not None else DEMO_STEPS
+    result = run_demo(args.output, max_steps=steps, max_time=args.time, seed=args.seed, progress=not args.no_progress)
     print(describe(result))
     return 0

@@ -1,0 +1,159 @@
+"""Named recipes: the networks *and* the training settings that were measured together.
+
+A recipe is complete: ``recipe_configs("fast", image_size=64)`` gives a generator, a critic and a
+:class:`TrainerConfig` sized for 64 px, so ``ganimation train DATA --recipe fast --image-size 64`` needs no other
+flag. Explicit settings still win: pass ``generator=`` / ``critic=`` overrides (the CLI's ``--generator-*`` /
+``--critic-*`` flags) or a preset.
+
+* ``"official"``: albertpumarola/GANimation exactly (``GeneratorConfig.official``, ``CriticConfig.official``,
+  ``TrainerConfig.official``), at any image size (the critic's depth follows the size so that its score map
+  stays 2×2, as 6 at 128 px).
+* ``"fast"``: the CPU-sized recipe measured on held-out synthetic faces (``docs/training.md``): small
+  identity-start networks (:func:`fast_networks`) and the :meth:`TrainerConfig.fast` schedule and losses
+  (:func:`fast_trainer`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ..losses import LossWeights
+from ..models.critic import CriticConfig
+from ..models.generator import GeneratorConfig
+from .config import TrainerConfig
+
+__all__ = ["RECIPES", "RecipeName", "critic_depth_for", "fast_networks", "fast_trainer", "recipe_configs"]
+
+RecipeName = Literal["official", "fast"]
+
+#: The recipe names ``recipe_configs`` and ``ganimation train --recipe`` accept.
+RECIPES: tuple[str, ...] = ("official", "fast")
+
+
+def critic_depth_for(image_size: int, final_size: int) -> int:
+    """The critic depth (stride-2 convolutions) that brings ``image_size`` down to a score map of ``final_size``.
+
+    For sizes that are not ``final_size`` times a power of two, the deepest depth that still divides the size
+    and leaves a map of at least ``final_size`` (96 px, final 2: depth 5, a 3×3 map).
+
+    Raises:
+        ValueError: If ``image_size`` cannot be halved even once down to ``final_size``.
+
+    Examples:
+        >>> critic_depth_for(128, 2), critic_depth_for(64, 4), critic_depth_for(32, 2), critic_depth_for(96, 2)
+        (6, 4, 4, 5)
+    """
+    depth, size = 0, image_size
+    while size % 2 == 0 and size // 2 >= final_size:
+        size //= 2
+        depth += 1
+    if depth == 0:
+        raise ValueError(
+            f"image_size={image_size} cannot be halved down to a {final_size}x{final_size} critic score map; "
+            "use an even size of at least twice that, such as 32, 64 or 128"
+        )
+    return depth
+
+
+def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorConfig, CriticConfig]:
+    """The fast recipe's generator and critic for ``image_size``.
+
+    Up to 32 px: the demo's networks (16 base channels, 2 residual blocks, identity start with attention bias
+    3, a critic with 16 base channels and a 2×2 score map). From 64 px up the generator's features are also
+    modulated by the AUs (``au_modulation``: the tiled input channels reach the centre of a larger face only
+    weakly) and the critic judges the face through a 2× anti-aliased reduction (``input_downsample=2``, a 4×4
+    score map), so its AU head cannot be steered by pixel-level speckles. Measured in ``docs/training.md``.
+
+    Examples:
+        >>> g, c = fast_networks(64)
+        >>> g.conv_dim, g.au_modulation, c.input_downsample, c.final_size
+        (16, True, 2, 4)
+        >>> fast_networks(32)[0].au_modulation
+        False
+    """
+    large = image_size > 32
+    generator = GeneratorConfig(
+        image_size=image_size,
+        num_aus=num_aus,
+        conv_dim=16,
+        num_residual_blocks=2,
+        attention_bias=3.0,
+        au_modulation=large,
+    )
+    downsample = 2 if large else 1
+    critic = CriticConfig(
+        image_size=image_size,
+        num_aus=num_aus,
+        conv_dim=16,
+        depth=critic_depth_for(image_size // downsample, 4 if large else 2),
+        input_downsample=downsample,
+    )
+    return generator, critic
+
+
+def fast_trainer(image_size: int = 64, **overrides: Any) -> TrainerConfig:
+    """The fast recipe's :class:`TrainerConfig` for ``image_size``: :meth:`TrainerConfig.fast`, and from 64 px
+    up a colour-smoothness term (weight 10) against speckles where the attention opens.
+
+    Examples:
+        >>> fast_trainer(64).loss_weights.color_smoothness, fast_trainer(32).loss_weights.color_smoothness
+        (10.0, 0.0)
+    """
+    base = TrainerConfig.fast()
+    if image_size > 32:
+        base = TrainerConfig.fast(loss_weights=LossWeights(**{**base.loss_weights.to_dict(), "color_smoothness": 10.0}))
+    return TrainerConfig.from_dict({**base.to_dict(), **_plain(overrides)})
+
+
+def _plain(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Overrides as ``TrainerConfig.from_dict`` takes them (a LossWeights object as its dict)."""
+    weights = overrides.get("loss_weights")
+    if isinstance(weights, LossWeights):
+        return {**overrides, "loss_weights": weights.to_dict()}
+    return overrides
+
+
+def recipe_configs(
+    name: str,
+    image_size: int = 128,
+    *,
+    num_aus: int = 17,
+    generator: dict[str, Any] | None = None,
+    critic: dict[str, Any] | None = None,
+    **trainer_overrides: Any,
+) -> tuple[GeneratorConfig, CriticConfig, TrainerConfig]:
+    """The three configs of recipe ``name`` at ``image_size``, with overrides applied on top.
+
+    Args:
+        name: ``"official"`` or ``"fast"`` (see the module docstring).
+        image_size: Side of the training images.
+        num_aus: Length of the AU vectors.
+        generator: :class:`GeneratorConfig` fields that replace the recipe's (e.g. ``{"conv_dim": 32}``).
+        critic: :class:`CriticConfig` fields that replace the recipe's.
+        **trainer_overrides: :class:`TrainerConfig` fields that replace the recipe's.
+
+    Raises:
+        ValueError: For an unknown recipe, or a field value the configs refuse.
+
+    Examples:
+        >>> g, c, t = recipe_configs("fast", 64, critic={"conv_dim": 32}, max_steps=10)
+        >>> g.image_size, c.conv_dim, t.max_steps, t.n_critic
+        (64, 32, 10, 1)
+        >>> g, c, t = recipe_configs("official")
+        >>> g == GeneratorConfig.official() and c == CriticConfig.official() and t == TrainerConfig.official()
+        True
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {list(RECIPES)}")
+    if name == "fast":
+        base_generator, base_critic = fast_networks(image_size, num_aus)
+        trainer = fast_trainer(image_size, **trainer_overrides)
+    else:
+        base_generator = GeneratorConfig.official(image_size=image_size, num_aus=num_aus)
+        base_critic = CriticConfig.official(
+            image_size=image_size, num_aus=num_aus, depth=critic_depth_for(image_size, 2)
+        )
+        trainer = TrainerConfig.official(**trainer_overrides)
+    generator_config = GeneratorConfig.from_dict({**base_generator.to_dict(), **(generator or {})})
+    critic_config = CriticConfig.from_dict({**base_critic.to_dict(), **(critic or {})})
+    return generator_config, critic_config, trainer

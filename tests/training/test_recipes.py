@@ -1,0 +1,57 @@
+"""Recipes are complete presets: networks sized for the image size plus the training settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ganimation_lib import CriticConfig, GeneratorConfig, TrainerConfig
+from ganimation_lib.cli import build_parser
+from ganimation_lib.cli.train import build_configs
+from ganimation_lib.training.recipes import critic_depth_for, fast_networks, fast_trainer, recipe_configs
+
+
+def _configs(*flags: str) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
+    return build_configs(build_parser().parse_args(["train", "data", "--output", "out", *flags]))
+
+
+def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
+    trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "64")
+    expected_generator, expected_critic = fast_networks(64)
+    assert generator == expected_generator and critic == expected_critic
+    assert generator.au_modulation and critic.input_downsample == 2 and critic.final_size == 4
+    assert trainer == fast_trainer(64) and trainer.loss_weights.color_smoothness == 10.0
+    assert (trainer.n_critic, trainer.generator_lr, trainer.gradient_penalty_mode) == (1, 1e-3, "critic_step")
+
+
+def test_fast_recipe_at_32_px_is_the_demo_recipe() -> None:
+    trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "32")
+    assert generator == GeneratorConfig(image_size=32, conv_dim=16, num_residual_blocks=2, attention_bias=3.0)
+    assert critic == CriticConfig(image_size=32, conv_dim=16, depth=4)
+    assert trainer == TrainerConfig.fast()
+
+
+def test_flags_presets_and_config_sections_override_the_recipe() -> None:
+    trainer, generator, critic = _configs(
+        "--recipe", "fast", "--image-size", "64", "--generator-conv-dim", "24", "--weight-color-smoothness", "0",
+        "--max-steps", "7",
+    )
+    assert generator.conv_dim == 24 and generator.au_modulation  # the rest of the recipe stays
+    assert trainer.loss_weights.color_smoothness == 0.0 and trainer.max_steps == 7 and trainer.n_critic == 1
+    _, generator, critic = _configs("--recipe", "fast", "--image-size", "64", "--generator-preset", "cyclegan")
+    assert generator == GeneratorConfig.cyclegan(image_size=64)  # an explicit preset replaces the recipe's network
+    assert critic == fast_networks(64)[1]
+
+
+def test_official_recipe_is_exact_at_128_and_keeps_a_2x2_score_map_elsewhere() -> None:
+    trainer, generator, critic = _configs()
+    assert (trainer, generator, critic) == (TrainerConfig.official(), GeneratorConfig(), CriticConfig())
+    _, generator, critic = _configs("--image-size", "64")
+    assert generator == GeneratorConfig.official(image_size=64) and (critic.depth, critic.final_size) == (5, 2)
+    assert recipe_configs("official", 128) == (GeneratorConfig(), CriticConfig(), TrainerConfig())
+
+
+def test_recipe_errors_name_the_value() -> None:
+    with pytest.raises(ValueError, match="unknown recipe 'slow'"):
+        recipe_configs("slow")
+    with pytest.raises(ValueError, match="image_size=3 cannot be halved"):
+        critic_depth_for(3, 2)
