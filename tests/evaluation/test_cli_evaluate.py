@@ -12,6 +12,7 @@ from ganimation_lib import AUDataset, Generator, SyntheticFaces
 from ganimation_lib.cli import main
 from ganimation_lib.evaluation import AURegressor, AURegressorConfig
 from tests.conftest import tiny_generator_config
+from tests.training.test_cli_train import TINY
 
 FAST = ["--regressor-steps", "20", "--no-progress", "--device", "cpu"]
 FIGURES = ("identity_error", "cycle_error", "au_error_output", "au_error_unchanged", "au_error_real", "gap_closed")
@@ -61,24 +62,7 @@ def test_train_records_the_split_and_evaluate_reuses_it(
 ) -> None:
     _, data = saved
     run = tmp_path / "run"
-    tiny = [
-        "--image-size",
-        "32",
-        "--generator-conv-dim",
-        "8",
-        "--generator-num-residual-blocks",
-        "1",
-        "--critic-conv-dim",
-        "8",
-        "--critic-depth",
-        "4",
-        "--batch-size",
-        "2",
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
-    assert main(["train", str(data), "--output", str(run), "--max-steps", "1", "--val-fraction", "0.3", *tiny]) == 0
+    assert main(["train", str(data), "--output", str(run), "--max-steps", "1", "--val-fraction", "0.3", *TINY]) == 0
     assert "(6 held out)" in capsys.readouterr().out
     split = {"val_fraction": 0.3, "flip": 0.0, "labels": None, "split_seed": 0}
     assert json.loads((run / "run_config.json").read_text())["data_split"] == split

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from .._atomic import atomic_text
 from ..data.sample import AUSample
-from ..training.callbacks import save_image
+from ..training.callbacks import save_image, tile_columns
 from ..training.validation import truth_for
 from .metrics import EvaluationReport
 
@@ -70,13 +70,7 @@ def evaluation_grid(
     truth = truth_for(data)
     if truth is not None:
         columns.append(_tiles(truth(list(picked), targets)))
-    _, _, h, w = images.shape
-    grid = torch.full((3, count * (h + pad) + pad, len(columns) * (w + pad) + pad), 255, dtype=torch.uint8)
-    for col, tiles in enumerate(columns):
-        for row in range(count):
-            y, x = pad + row * (h + pad), pad + col * (w + pad)
-            grid[:, y : y + h, x : x + w] = tiles[row]
-    return grid
+    return tile_columns(columns, pad)
 
 
 def write_evaluation(

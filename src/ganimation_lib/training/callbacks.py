@@ -160,13 +160,24 @@ def make_sample_grid(generator: torch.nn.Module, images: Tensor, targets: Sequen
         >>> make_sample_grid(g, torch.zeros(2, 3, 32, 32), [torch.zeros(17)]).shape
         torch.Size([3, 70, 138])
     """
-    b, _, h, w = images.shape
+    b = images.shape[0]
     columns = [_to_uint8(images)]
     for target in targets:
         aus = target.to(images.device, images.dtype)
         aus = aus.expand(b, -1) if aus.dim() == 1 else aus
         out = generator(images, aus)
         columns += [_to_uint8(out.image), _to_uint8(out.attention), _to_uint8(out.color)]
+    return tile_columns(columns, pad)
+
+
+def tile_columns(columns: Sequence[Tensor], pad: int = 2) -> Tensor:
+    """Lay out (B, 3, H, W) uint8 tile stacks as the columns of a white-padded (3, H', W') uint8 grid.
+
+    Examples:
+        >>> tile_columns([torch.zeros(2, 3, 4, 4, dtype=torch.uint8)] * 3, pad=1).shape
+        torch.Size([3, 11, 16])
+    """
+    b, _, h, w = columns[0].shape
     grid = torch.full((3, b * (h + pad) + pad, len(columns) * (w + pad) + pad), 255, dtype=torch.uint8)
     for col, tiles in enumerate(columns):
         for row in range(b):
