@@ -365,3 +365,11 @@ def test_fast_convolutions_equal_the_plain_ones(preset: str) -> None:
     attention = torch.sigmoid(generator.attention_head(features))
     expected = attention * images + (1 - attention) * torch.tanh(generator.color_head(features))
     torch.testing.assert_close(generator(images, aus).image, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fast_convolutions_refuse_a_convolution_they_are_not_exact_for() -> None:
+    from ganimation_lib.models.fast_convs import conv_image_and_tiled_aus
+
+    strided = nn.Conv2d(3 + 17, 8, 7, stride=2, padding=3)
+    with pytest.raises(ValueError, match=r"stride \(2, 2\)"):
+        conv_image_and_tiled_aus(torch.zeros(1, 3, 16, 16), torch.zeros(1, 17), strided)

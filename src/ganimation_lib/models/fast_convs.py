@@ -20,11 +20,19 @@ from torch import Tensor, nn
 __all__ = ["conv_image_and_tiled_aus", "fused_heads"]
 
 
-def _padded(x: Tensor, conv: nn.Conv2d) -> tuple[Tensor, int]:
+def _same_padding(conv: nn.Conv2d) -> int:
+    """The integer padding of a stride-1, dilation-1 convolution (the only kind these rewrites are exact for)."""
+    pad = conv.padding[0] if isinstance(conv.padding, tuple) else None
+    if not isinstance(pad, int) or conv.stride != (1, 1) or conv.dilation != (1, 1):
+        raise ValueError(
+            f"expected a stride-1, dilation-1 convolution with integer padding, got stride {conv.stride}, "
+            f"dilation {conv.dilation}, padding {conv.padding!r}"
+        )
+    return pad
+
+
+def _padded(x: Tensor, conv: nn.Conv2d, pad: int) -> tuple[Tensor, int]:
     """``x`` padded as ``conv`` pads it, and the padding still left for ``F.conv2d``."""
-    pad = conv.padding[0] if isinstance(conv.padding, tuple) else 0
-    if not isinstance(pad, int):
-        raise ValueError(f"expected an integer padding, got {conv.padding!r}")
     if conv.padding_mode == "zeros":
         return x, pad
     return F.pad(x, (pad, pad, pad, pad), mode=conv.padding_mode), 0
@@ -55,14 +63,14 @@ def conv_image_and_tiled_aus(images: Tensor, aus: Tensor, conv: nn.Conv2d) -> Te
     """
     channels = images.shape[1]
     weight = conv.weight
-    padded, pad = _padded(images, conv)
+    full_pad = _same_padding(conv)
+    padded, pad = _padded(images, conv, full_pad)
     out = F.conv2d(padded, weight[:, :channels], conv.bias, padding=pad)
     kh, kw = weight.shape[-2:]
-    full_pad = conv.padding[0] if isinstance(conv.padding, tuple) else 0
     zero_padding = conv.padding_mode == "zeros"
     # A constant channel padded by reflection, replication or wrapping stays constant: every tap counts.
-    rows = _tap_coverage(images.shape[2], kh, int(full_pad), zero_padding, out)
-    cols = _tap_coverage(images.shape[3], kw, int(full_pad), zero_padding, out)
+    rows = _tap_coverage(images.shape[2], kh, full_pad, zero_padding, out)
+    cols = _tap_coverage(images.shape[3], kw, full_pad, zero_padding, out)
     per_tap = torch.einsum("oaij,ba->boij", weight[:, channels:].to(out.dtype), aus.to(out.dtype))
     return out + torch.einsum("yi,boij,xj->boyx", rows, per_tap, cols)
 
@@ -86,6 +94,6 @@ def fused_heads(features: Tensor, color_head: nn.Conv2d, attention_head: nn.Conv
                 attention_head.bias if attention_head.bias is not None else weight.new_zeros(1),
             ]
         )
-    padded, pad = _padded(features, color_head)
+    padded, pad = _padded(features, color_head, _same_padding(color_head))
     out = F.conv2d(padded, weight, bias, padding=pad)
     return out[:, : color_head.out_channels], out[:, color_head.out_channels :]
