@@ -53,6 +53,7 @@ from .pretrained import (
     CheckpointError,
     _as_device,
     build_on_meta,
+    check_finite_weights,
     from_pretrained,
     load_state_dict_checked,
     state_dict_mismatches,
@@ -663,7 +664,8 @@ def import_checkpoint(
     Raises:
         FileNotFoundError: when ``path`` does not exist.
         CheckpointError: when the file is refused (it would run code), unreadable, of an unknown layout,
-            of the other kind, or does not fit the inferred architecture (key by key).
+            of the other kind, does not fit the inferred architecture (key by key), or holds a NaN/inf
+            weight (the message names the file and the first such tensor).
     """
     if kind is not None and kind not in _KINDS:
         raise ValueError(f"kind={kind!r} is not supported; use 'generator', 'critic' or None (detect)")
@@ -686,6 +688,7 @@ def import_checkpoint(
         return ImportedCheckpoint(model=model, kind=found, layout="pretrained", notes=())
     obj = read_checkpoint_file(source)
     state_dict, pick_notes, stored_config = _pick_state_dict(obj, kind, str(source))
+    check_finite_weights(state_dict, source=str(source))  # named as the file names them
     converted = convert_state_dict(state_dict, kind=kind, image_size=image_size, config=stored_config)
     model = build_on_meta(converted.config)
     load_state_dict_checked(model, converted.state_dict, source=str(source))

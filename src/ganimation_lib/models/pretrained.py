@@ -65,6 +65,8 @@ __all__ = [
     "PretrainedInfo",
     "PretrainedMixin",
     "build_on_meta",
+    "check_finite_weights",
+    "first_non_finite",
     "from_pretrained",
     "load_state_dict_checked",
     "read_pretrained_info",
@@ -218,6 +220,53 @@ def _mismatch_error(source: str, model: nn.Module, problems: list[str], hint: st
     return CheckpointError(f"the weights in {source} do not fit {built}:\n{lines}\n{hint}")
 
 
+def first_non_finite(state_dict: Mapping[str, object]) -> tuple[str, int, int] | None:
+    """The first floating-point tensor of ``state_dict`` (in its order) holding NaN or inf, or ``None``.
+
+    Returns:
+        ``(key, number of non-finite values, number of values)`` of that tensor, or ``None`` when every
+        floating-point tensor is finite (other entries are not looked at).
+
+    Examples:
+        >>> import torch
+        >>> first_non_finite({"a": torch.zeros(2), "b": torch.tensor([1.0, float("nan"), float("inf")])})
+        ('b', 2, 3)
+        >>> first_non_finite({"a": torch.zeros(2)}) is None
+        True
+    """
+    for key, value in state_dict.items():
+        if isinstance(value, Tensor) and value.is_floating_point():
+            finite = torch.isfinite(value.detach())
+            if not bool(finite.all()):
+                return key, int(finite.numel() - int(finite.sum())), int(finite.numel())
+    return None
+
+
+def check_finite_weights(state_dict: Mapping[str, object], *, source: str) -> None:
+    """Raise a :class:`CheckpointError` naming ``source`` and the first tensor holding NaN or inf.
+
+    A network with a single NaN weight outputs NaN everywhere (a black image), so such weights are refused
+    when they are loaded instead of giving a silently wrong result.
+
+    Examples:
+        >>> import torch
+        >>> check_finite_weights({"w": torch.tensor([0.0, float("inf")])}, source="x.pth")
+        Traceback (most recent call last):
+        ...
+        ganimation_lib.models.pretrained.CheckpointError: the weights in x.pth are not finite: w holds 1 NaN/inf \
+value(s) of 2 (the first such tensor); a model with them outputs NaN (black images). The run that wrote them \
+had diverged: use an earlier checkpoint or retrain
+    """
+    bad = first_non_finite(state_dict)
+    if bad is not None:
+        name, count, total = bad
+        raise CheckpointError(
+            f"the weights in {source} are not finite: {name} holds {count} NaN/inf value(s) of {total} (the first "
+            "such tensor); a model with them outputs NaN (black images). The run that wrote them had diverged: "
+            "use an earlier checkpoint or retrain"
+        )
+
+
 def load_state_dict_checked(
     model: nn.Module,
     state_dict: Mapping[str, object],
@@ -229,7 +278,8 @@ def load_state_dict_checked(
 
     ``model`` may live on the ``meta`` device (then its tensors are replaced by the loaded ones). Unlike
     ``load_state_dict``, a mismatch is reported key by key ("missing", "unexpected", "wrong shape") with
-    ``source`` and ``hint`` in the message, never as a raw traceback.
+    ``source`` and ``hint`` in the message, never as a raw traceback; NaN/inf values are refused too
+    (:func:`check_finite_weights`).
 
     Examples:
         >>> import torch
@@ -244,6 +294,7 @@ def load_state_dict_checked(
     problems = state_dict_mismatches(expected, state_dict)
     if problems:
         raise _mismatch_error(source, model, problems, hint)
+    check_finite_weights(state_dict, source=source)
     on_meta = any(p.is_meta for p in model.parameters())
     converted = {k: v.detach().to(torch.float32) for k, v in state_dict.items() if isinstance(v, Tensor)}
     model.load_state_dict(converted, strict=True, assign=on_meta)
@@ -450,8 +501,8 @@ def from_pretrained(directory: str | os.PathLike[str], *, map_location: str | to
 
     Raises:
         FileNotFoundError: when the directory, ``config.json`` or ``model.safetensors`` is missing.
-        CheckpointError: when a file is corrupt, comes from a newer library version, or the weights do not
-            fit the config.
+        CheckpointError: when a file is corrupt, comes from a newer library version, the weights do not
+            fit the config, or a weight is NaN/inf (the message names the first such tensor).
     """
     device = _as_device(map_location)
     info = read_pretrained_info(directory)
