@@ -74,8 +74,8 @@ class TrainerConfig(ConfigMixin):
         fast_dev_run: Run one critic and one generator step and one validation, write no checkpoint.
         device: ``"auto"`` (CUDA when available, else CPU) or a device string.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a GradScaler).
-        max_nonfinite_steps: Consecutive steps with a non-finite loss after which training stops with an
-            error (each is skipped and reported).
+        max_nonfinite_steps: Consecutive steps with a non-finite loss or gradient after which training stops
+            with an error (each is skipped and reported).
         checkpoint_every: Save the training state every N iterations (0 = only at the end).
         keep_checkpoints: How many step checkpoints to keep (the newest).
         validate_every: Validate every N iterations (0 = only at the start and the end).

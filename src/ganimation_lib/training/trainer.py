@@ -9,7 +9,6 @@ in the generator phase and the generator's none in the critic phase. ``Trainer.s
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import time
 import warnings
@@ -42,6 +41,7 @@ from .callbacks import Callback, Checkpointing, MetricsLogger, ProgressBar, Samp
 from .checkpoint import capture_rng_state, latest_checkpoint, load_training_state, restore_rng_state
 from .config import TrainerConfig
 from .ema import EMA
+from .finite import gradient_norm, read_phase, report_skipped_step
 from .sampling import ResumableSampler
 from .validation import TruthFn, collect_fixed_batch, truth_for, validate
 
@@ -63,7 +63,7 @@ TrainingData = Dataset[AUSample] | DataLoader[AUSample]
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training stopped because the loss was NaN/inf for too many iterations in a row."""
+    """Training stopped because the loss or its gradient was NaN/inf for too many iterations in a row."""
 
 
 @dataclass
@@ -403,33 +403,34 @@ class Trainer:
             group["lr"] = self.config.critic_lr * factor
         return factor
 
-    @staticmethod
-    def _read(terms: Mapping[str, Tensor], total: Tensor, prefix: str) -> dict[str, float]:
-        """The phase's losses as floats, read from the device in one transfer (one sync per phase, not per term)."""
-        values = torch.stack([*(v.detach().float() for v in terms.values()), total.detach().float()]).tolist()
-        metrics = {f"{prefix}/{k}": v for k, v in zip(terms, values, strict=False)}
-        metrics[f"{prefix}/total"] = values[-1]
-        return metrics
-
     def _optimize(
         self,
+        values: Mapping[str, Tensor],
         loss: Tensor,
+        prefix: str,
         module: nn.Module,
         optimizer: torch.optim.Optimizer,
         scaler: torch.amp.GradScaler,
-        finite: bool,
-    ) -> bool:
-        """Back-propagate ``loss`` and step; return False (and skip the step) when the loss is not ``finite``."""
+    ) -> tuple[dict[str, float], bool]:
+        """Back-propagate ``loss`` and step, unless a value or the gradient is not finite (see :mod:`.finite`).
+
+        Returns ``values`` (losses by name) as ``PREFIX/name`` floats, read with the gradient norm in one
+        transfer (one sync per phase), and whether the optimizer stepped.
+        """
         optimizer.zero_grad(set_to_none=True)
-        if not finite:
-            return False
         scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+        # Under a GradScaler the scaler itself skips steps with non-finite gradients.
+        norm = None if scaler.is_enabled() else gradient_norm(module.parameters())
+        metrics, finite = read_phase(values, prefix, norm)
+        if not finite:
+            optimizer.zero_grad(set_to_none=True)
+            return metrics, False
         if self.config.grad_clip is not None:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
         scaler.step(optimizer)
         scaler.update()
-        return True
+        return metrics, True
 
     def _critic_phase(
         self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor
@@ -455,14 +456,12 @@ class Trainer:
             for name, term in self.critic_losses.items():
                 terms[name] = term(step).float()
         total = torch.stack(list(terms.values())).sum()
-        metrics = self._read(terms, total, "critic")
-        finite = math.isfinite(metrics["critic/total"])
-        ok = self._optimize(total, self.critic, self.critic_optimizer, self.critic_scaler, finite)
+        optimizer, scaler = self.critic_optimizer, self.critic_scaler
+        metrics, ok = self._optimize({**terms, "total": total}, total, "critic", self.critic, optimizer, scaler)
         if ok and cfg.gradient_penalty_mode == "separate_step":
             gp = w.gradient_penalty * gradient_penalty(critic_fn, real, fake)
-            gp_value = float(gp.detach())
-            metrics["critic/gradient_penalty"] = gp_value
-            ok = self._optimize(gp, self.critic, self.critic_optimizer, self.critic_scaler, math.isfinite(gp_value))
+            gp_metrics, ok = self._optimize({"gradient_penalty": gp}, gp, "critic", self.critic, optimizer, scaler)
+            metrics.update(gp_metrics)
         return metrics, ok
 
     def _score_fn(self) -> Callable[[Tensor], Tensor]:
@@ -501,9 +500,8 @@ class Trainer:
             for name, term in self.generator_losses.items():
                 terms[name] = term(step).float()
         total = torch.stack(list(terms.values())).sum()
-        metrics = self._read(terms, total, "generator")
-        finite = math.isfinite(metrics["generator/total"])
-        ok = self._optimize(total, self.generator, self.generator_optimizer, self.generator_scaler, finite)
+        optimizer, scaler = self.generator_optimizer, self.generator_scaler
+        metrics, ok = self._optimize({**terms, "total": total}, total, "generator", self.generator, optimizer, scaler)
         if ok and self.ema is not None:
             self.ema.update(self.generator)
         return metrics, ok
@@ -536,17 +534,13 @@ class Trainer:
         else:
             self.nonfinite_streak += 1
             metrics["nonfinite"] = 1.0
-            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-            print(
-                f"ganimation Trainer: step {self.step} skipped: non-finite loss ({', '.join(bad)}); "
-                f"{self.nonfinite_streak} in a row (limit {self.config.max_nonfinite_steps})",
-                flush=True,
-            )
+            report_skipped_step(self.step, metrics, self.nonfinite_streak, self.config.max_nonfinite_steps)
             if self.nonfinite_streak >= self.config.max_nonfinite_steps:
                 last = self._last_checkpoint()
                 raise NonFiniteLossError(
-                    f"the loss was not finite for {self.nonfinite_streak} iterations in a row (up to step "
-                    f"{self.step}); training stopped. The last good checkpoint is {last or 'none (none was saved)'}. "
+                    f"the loss was not finite (or its gradient) for {self.nonfinite_streak} iterations in a row "
+                    f"(up to step {self.step}); training stopped. The last good checkpoint is "
+                    f"{last or 'none (none was saved)'}. "
                     "Lower the learning rates, enable grad_clip, use precision='fp32', or check the data for NaNs."
                 )
         return metrics
