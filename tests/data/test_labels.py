@@ -228,3 +228,16 @@ def test_read_labels_picks_an_au_subset_from_the_official_layouts(fixtures_dir: 
         path = tmp_path / "bad.txt"
         path.write_text("a.jpg " + " ".join(["1"] * 17) + "\nb.jpg " + " ".join(["9"] * 17) + "\n")
         read_labels(path, au_names=("AU06",), strict=True)
+
+
+@pytest.mark.parametrize("text", ["0_1", "1_0e-1", "\u0661", "\uff11"])
+def test_numbers_python_reads_but_no_csv_writer_writes_are_refused(tmp_path: Path, text: str) -> None:
+    # float("0_1") == 1.0 and float("\u0661") == 1.0 (an Arabic-Indic one): damaged fields, not numbers.
+    table_path = tmp_path / "t.csv"
+    table_path.write_text(f'file,AU01,AU02\nbad.jpg,"{text}",1\ngood.jpg,0.5,1e-1\n', encoding="utf-8")
+    table = read_au_table(table_path)
+    assert table.files == ("good.jpg",) and table.values.tolist() == [[0.5, 0.1]]
+    assert [(s.line, s.file) for s in table.skipped] == [(2, "bad.jpg")] and "AU01" in table.skipped[0].reason
+    attributes = tmp_path / "attributes.txt"
+    attributes.write_text(f"bad.jpg {text}{' 1' * 16}\ngood.jpg{' 1' * 17}\n", encoding="utf-8")
+    assert read_attributes_txt(attributes).files == ("good.jpg",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,37 @@ def test_threshold_is_checked(tmp_path: Path) -> None:
     path = openface_csv(tmp_path / "a.csv", [Row(aus(1.0))])
     with pytest.raises(ValueError, match="min_confidence"):
         read_openface_csv(path, min_confidence=1.5)
+
+
+@pytest.mark.parametrize("column", ["AU12_r", "confidence", "AU06_c"])
+def test_a_column_named_twice_is_refused_naming_it_and_the_file(tmp_path: Path, column: str) -> None:
+    # The header's last AU12_r column (say) would silently win: refuse the ambiguous file instead.
+    path = openface_csv(tmp_path / "twice.csv", [Row(aus(1.0))], separator=", ")
+    header, row = path.read_text().splitlines()
+    path.write_text(f"{header}, {column}\n{row}, 0\n")
+    with pytest.raises(DataFormatError, match=rf"twice\.csv.*two columns named '{column}'"):
+        read_openface_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("AU12_r", "0_1", "text '0_1' in AU12_r"),  # float() reads 0_1 as 1.0
+        ("confidence", "0_9", "text '0_9' in confidence"),
+        ("confidence", "5.0001", "confidence = 5.0001 is outside OpenFace's range [0, 1]"),
+        ("confidence", "-0.5", "confidence = -0.5 is outside OpenFace's range [0, 1]"),
+        ("AU06_c", "3", "AU06_c = 3 is outside OpenFace's range [0, 1]"),
+        ("AU12_r", "5.0001", "AU12_r = 5.0001 is outside the raw range [0, 5]"),
+    ],
+)
+def test_malformed_and_out_of_range_numbers_skip_the_row(tmp_path: Path, column: str, value: str, reason: str) -> None:
+    path = openface_csv(tmp_path / "a.csv", [Row(aus(1.0)), Row(aus(2.0))])
+    header, first, second = path.read_text().splitlines()
+    fields = first.split(",")
+    fields[header.split(",").index(column)] = value
+    path.write_text("\n".join([header, ",".join(fields), second]) + "\n")
+    parsed = read_openface_csv(path)
+    assert [f.line for f in parsed.faces] == [3]
+    assert [(s.line, s.reason) for s in parsed.skipped] == [(2, reason)]
+    with pytest.raises(DataFormatError, match=rf"a\.csv, line 2: {re.escape(reason)}"):
+        read_openface_csv(path, strict=True)

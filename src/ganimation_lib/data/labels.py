@@ -25,13 +25,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib
-import io
 import math
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +40,7 @@ from torch import Tensor
 from .._atomic import atomic_text
 from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
 from .errors import DataFormatError, UnsafePickleError
+from .textfiles import csv_rows, open_text, parse_values
 
 __all__ = [
     "AUTable",
@@ -137,26 +137,6 @@ class AUTable:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _parse_values(
-    fields: Sequence[str], names: Sequence[str], low: float = 0.0, high: float = AU_SCALE
-) -> tuple[list[float] | None, str]:
-    """Parse one row's AU fields; return (values, "") or (None, reason)."""
-    values: list[float] = []
-    for field, name in zip(fields, names, strict=True):
-        text = field.strip()
-        try:
-            value = float(text)
-        except ValueError:
-            shown = text if len(text) <= 20 else text[:17] + "..."
-            return None, f"text {shown!r} in {name}"
-        if not math.isfinite(value):
-            return None, f"{name} is {text!r} (NaN or infinite)"
-        if not low <= value <= high:
-            return None, f"{name} = {value:g} is outside the raw range [{low:g}, {high:g}]"
-        values.append(value)
-    return values, ""
-
-
 class _Rows:
     """Collects parsed rows and skipped ones for a reader."""
 
@@ -186,37 +166,6 @@ class _Rows:
         return AUTable(tuple(self.files), array, self.au_names, tuple(self.skipped), self.path)
 
 
-@contextlib.contextmanager
-def _open_text(path: str | Path) -> Iterator[TextIO]:
-    """Open a text file as UTF-8 (a BOM is dropped), turning decoding problems into DataFormatError."""
-    file_path = Path(path)
-    try:
-        raw = file_path.read_bytes()
-    except IsADirectoryError:
-        raise DataFormatError("is a folder, expected a file", file_path) from None
-    if b"\x00" in raw:
-        raise DataFormatError("contains NUL bytes: this is a binary file, not text", file_path)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataFormatError(
-            f"is not UTF-8 text (byte {error.start}: {raw[error.start : error.start + 1]!r}); re-save it as UTF-8",
-            file_path,
-        ) from None
-    yield io.StringIO(text, newline="")
-
-
-def _csv_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) for each non-empty CSV record; separators ``,`` and ``, `` both work."""
-    reader = csv.reader(handle, skipinitialspace=True)
-    try:
-        for fields in reader:
-            if fields and any(f.strip() for f in fields):
-                yield reader.line_num, fields
-    except csv.Error as error:
-        raise DataFormatError(f"is not valid CSV: {error}", path, reader.line_num) from None
-
-
 # --------------------------------------------------------------------------------------------- AU table
 
 
@@ -232,8 +181,8 @@ def read_au_table(path: str | Path, au_names: Sequence[str] | None = None, stric
         strict: Raise on the first bad row instead of skipping it.
 
     Returns:
-        The table; rows with text, NaN, values outside [0, 5], the wrong number of fields or a repeated file
-        name are skipped and listed in ``skipped``.
+        The table; rows with text (anything but a plain decimal number, so ``0_1`` too), NaN, values outside
+        [0, 5], the wrong number of fields or a repeated file name are skipped and listed in ``skipped``.
 
     Raises:
         DataFormatError: If the file is empty, not UTF-8 text, has no ``file`` column, no AU columns or lacks
@@ -241,8 +190,8 @@ def read_au_table(path: str | Path, au_names: Sequence[str] | None = None, stric
         FileNotFoundError: If ``path`` does not exist.
     """
     file_path = Path(path)
-    with _open_text(file_path) as handle:
-        rows = _csv_rows(handle, file_path)
+    with open_text(file_path) as handle:
+        rows = csv_rows(handle, file_path)
         header_line = next(rows, None)
         if header_line is None:
             raise DataFormatError("is empty; expected a header 'file,AU01,AU02,...'", file_path)
@@ -280,7 +229,7 @@ def read_au_table(path: str | Path, au_names: Sequence[str] | None = None, stric
             if not file:
                 collected.add(line, "", None, "empty file name")
                 continue
-            values, reason = _parse_values([fields[p] for p in positions], wanted)
+            values, reason = parse_values([fields[p] for p in positions], wanted)
             collected.add(line, file, values, reason)
     return collected.table()
 
@@ -453,7 +402,7 @@ def read_official_pickle(path: str | Path, au_names: Sequence[str] = AU_NAMES, s
             shape = getattr(value, "shape", type(value).__name__)
             collected.add(entry, key, None, f"value is {shape}, expected a numeric array of shape ({len(names)},)")
             continue
-        values, reason = _parse_values([repr(float(v)) for v in value], names)
+        values, reason = parse_values([repr(float(v)) for v in value], names)
         collected.add(entry, key, values, reason)
     return collected.table()
 
@@ -467,7 +416,7 @@ def read_ids(path: str | Path) -> tuple[str, ...]:
     Raises:
         DataFormatError: If the file is not UTF-8 text.
     """
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         names = [line.split(",")[0].strip() for line in handle.read().splitlines()]
     return tuple(n for n in names if n)
 
@@ -496,7 +445,7 @@ def read_attributes_txt(path: str | Path, au_names: Sequence[str] = AU_NAMES, st
     file_path = Path(path)
     names = _check_au_names(au_names)
     collected = _Rows(file_path, names, strict)
-    with _open_text(file_path) as handle:
+    with open_text(file_path) as handle:
         for line_number, line in enumerate(handle.read().splitlines(), start=1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
@@ -504,7 +453,7 @@ def read_attributes_txt(path: str | Path, au_names: Sequence[str] = AU_NAMES, st
             if len(fields) != len(names) + 1:
                 collected.add(line_number, fields[0], None, f"{len(fields) - 1} values, expected {len(names)}")
                 continue
-            values, reason = _parse_values(fields[1:], names)
+            values, reason = parse_values(fields[1:], names)
             collected.add(line_number, fields[0], values, reason)
     return collected.table()
 

@@ -38,13 +38,16 @@ from numpy.typing import NDArray
 
 from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
 from .errors import DataFormatError
-from .labels import AUTable, SkippedRow, _csv_rows, _open_text, _parse_values
+from .labels import AUTable, SkippedRow
+from .textfiles import csv_rows, open_text, parse_number, parse_values
 
 __all__ = ["FacePolicy", "OpenFaceCSV", "OpenFaceFace", "read_openface_csv"]
 
 #: How to choose one face when a CSV row set has several: the first row, or the highest confidence.
 FacePolicy = Literal["first", "most_confident"]
 _POLICIES = ("first", "most_confident")
+# The bookkeeping columns the reader uses (lower case); with the AU columns, none may appear twice.
+_BOOKKEEPING = frozenset({"face", "face_id", "frame", "timestamp", "confidence", "success"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +85,9 @@ class OpenFaceCSV:
         faces: Rows with ``success`` 1 (or no success column) and confidence >= ``min_confidence``.
         low_confidence: Rows tracked successfully but below ``min_confidence``.
         failed: Rows with ``success == 0`` (OpenFace lost the face).
-        skipped: Malformed rows (text in numbers, wrong field count, values outside 0-5), with reasons.
+        skipped: Malformed rows, with reasons: text where a number belongs (anything but a plain decimal
+            number, so ``0_1`` too), a wrong field count, an intensity outside 0-5, or a confidence or
+            ``_c`` value outside 0-1.
     """
 
     path: Path
@@ -164,6 +169,7 @@ class _Layout:
 def _layout(header: tuple[str, ...], names: tuple[str, ...]) -> _Layout:
     """Find the columns of ``header`` by name; raise ValueError (without the path) when it is not OpenFace."""
     index = {name.lower(): i for i, name in enumerate(header)}
+    _refuse_duplicates(header)
     if "confidence" not in index:
         raise ValueError(f"has no 'confidence' column, so it is not an OpenFace CSV; header starts {list(header[:6])}")
     intensity_columns: dict[str, int] = {}
@@ -197,14 +203,40 @@ def _layout(header: tuple[str, ...], names: tuple[str, ...]) -> _Layout:
     )
 
 
-def _number(text: str, column: str, integer: bool = False) -> float:
-    """Parse a numeric field of a bookkeeping column; raise ValueError with a reason."""
+def _refuse_duplicates(header: tuple[str, ...]) -> None:
+    """Raise ValueError naming a column the reader uses that appears twice (the last would silently win)."""
+    first: dict[str, str] = {}
+    for name in header:
+        lowered = name.lower()
+        key = lowered
+        if lowered.startswith("au") and lowered.endswith(("_r", "_c")):
+            try:
+                key = canonical_au_name(name) + lowered[-2:]  # AU6_r and AU06_r are one AU
+            except ValueError:
+                continue
+        elif lowered not in _BOOKKEEPING:
+            continue  # landmarks, pose, gaze: not read
+        if key in first:
+            same = "" if first[key] == name else f" ({first[key]!r} and {name!r})"
+            raise ValueError(
+                f"has two columns named {name!r}{same}; keep one, so it is clear which one holds the values"
+            )
+        first[key] = name
+
+
+def _number(text: str, column: str, integer: bool = False, unit: bool = False) -> float:
+    """Parse a numeric field of a bookkeeping column; raise ValueError with a reason.
+
+    ``integer`` asks for a whole number, ``unit`` for one in OpenFace's range [0, 1] (confidence, ``_c``).
+    """
     try:
-        value = float(text)
+        value = parse_number(text)
     except ValueError:
         raise ValueError(f"text {text.strip()[:20]!r} in {column}") from None
     if not math.isfinite(value) or (integer and value != int(value)):
         raise ValueError(f"{column} = {text.strip()[:20]!r} is not a {'whole ' if integer else ''}number")
+    if unit and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{column} = {value:g} is outside OpenFace's range [0, 1]")
     return value
 
 
@@ -222,17 +254,21 @@ def read_openface_csv(
         min_confidence: Rows below it go to ``low_confidence`` instead of ``faces``.
         strict: Raise on the first malformed row instead of skipping it.
 
+    Returns:
+        The parsed file; malformed rows (see :attr:`OpenFaceCSV.skipped`) are skipped with their reasons.
+
     Raises:
-        DataFormatError: If the file is empty, not UTF-8 text, not CSV, has no ``confidence`` column or
-            lacks an ``_r`` column of ``au_names`` (or, with ``strict``, has a malformed row).
+        DataFormatError: If the file is empty, not UTF-8 text, not CSV, has no ``confidence`` column,
+            lacks an ``_r`` column of ``au_names``, has two columns of one name among those it reads
+            (the bookkeeping and AU columns) (or, with ``strict``, has a malformed row).
         FileNotFoundError: If ``path`` does not exist.
     """
     file_path = Path(path)
     names = _check_au_names(au_names)
     if not (math.isfinite(min_confidence) and 0 <= min_confidence <= 1):
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    with _open_text(file_path) as handle:
-        records = _csv_rows(handle, file_path)
+    with open_text(file_path) as handle:
+        records = csv_rows(handle, file_path)
         first = next(records, None)
         if first is None:
             raise DataFormatError("is empty; an OpenFace CSV starts with a header line", file_path)
@@ -245,6 +281,7 @@ def read_openface_csv(
         time_column, success_column = layout.time_column, layout.success_column
         confidence_column, positions = layout.confidence_column, layout.positions
         presence_names, presence_positions = layout.presence_names, layout.presence_positions
+        presence_fields = [(f"{au}_c", p) for au, p in zip(presence_names, presence_positions, strict=True)]
 
         faces: list[OpenFaceFace] = []
         low: list[OpenFaceFace] = []
@@ -264,15 +301,15 @@ def read_openface_csv(
                 if success_column is not None and _number(fields[success_column], "success") == 0:
                     failed.append(SkippedRow(line, "", "OpenFace did not track a face (success = 0)"))
                     continue
-                confidence = _number(fields[confidence_column], "confidence")
+                confidence = _number(fields[confidence_column], "confidence", unit=True)
                 face_id = 0 if face_column is None else int(_number(fields[face_column], "face", True))
                 frame = None if frame_column is None else int(_number(fields[frame_column], "frame", True))
                 timestamp = None if time_column is None else _number(fields[time_column], "timestamp")
-                presence = np.array([_number(fields[p], "AU_c") for p in presence_positions], dtype=np.float64)
+                presence = np.array([_number(fields[p], c, unit=True) for c, p in presence_fields], dtype=np.float64)
             except ValueError as error:
                 skip(line, str(error))
                 continue
-            values, reason = _parse_values([fields[p] for p in positions], [f"{au}_r" for au in names], 0.0, AU_SCALE)
+            values, reason = parse_values([fields[p] for p in positions], [f"{au}_r" for au in names], 0.0, AU_SCALE)
             if values is None:
                 skip(line, reason)
                 continue
