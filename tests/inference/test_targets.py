@@ -108,13 +108,13 @@ def test_parse_au_assignments() -> None:
         parse_au_assignments(["smile=2"])
 
 
-def test_raw_looking_vectors_are_warned_about() -> None:
+def test_raw_looking_vectors_are_refused() -> None:
     # A raw OpenFace row (0-5) passed as a vector was used as is: AU12 = 3.5 means 17.5 on the raw scale.
     raw = [0.0] * 17
     raw[8] = 3.5
-    with pytest.warns(UserWarning, match="divide raw OpenFace values by 5"):
+    with pytest.raises(ValueError, match=r"above the maximum 2 .*divide raw OpenFace values by 5"):
         resolve_target(raw, 17)
-    with pytest.warns(UserWarning, match="driving sequence .*normalised"):
+    with pytest.raises(ValueError, match=r"driving sequence has 4 .*normalised"):
         read_drive(torch.full((3, 17), 4.0), 17)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

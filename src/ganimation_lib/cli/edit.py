@@ -24,7 +24,11 @@ def register(subparsers: Any) -> None:
     add_common_arguments(parser)
     parser.add_argument("--expression", choices=expression_names(), help="an expression preset")
     parser.add_argument(
-        "--intensity", type=float, default=None, help="scale of --expression's preset (0 neutral, 1 the preset)"
+        "--intensity",
+        type=float,
+        default=None,
+        help="scale of --expression's preset (0 neutral, 1 the preset, above 1 exaggerates it up to where an AU "
+        "reaches 2.0 normalised = 10 raw: about 2.9 for the strongest presets)",
     )
     parser.add_argument(
         "--au",

@@ -26,9 +26,11 @@ from .images import from_tensor as from_tensor
 from .images import to_pil as to_pil
 from .images import to_tensor as to_tensor
 from .targets import EASINGS as EASINGS
+from .targets import MAX_AU as MAX_AU
 from .targets import Easing as Easing
 from .targets import Expression as Expression
 from .targets import Target as Target
+from .targets import check_au_range as check_au_range
 from .targets import keyframe_path as keyframe_path
 from .targets import parse_au_assignments as parse_au_assignments
 from .targets import resolve_target as resolve_target
@@ -44,6 +46,7 @@ from .writers import side_by_side as side_by_side
 
 __all__ = [
     "EASINGS",
+    "MAX_AU",
     "Box",
     "DriveSource",
     "EditResult",
@@ -54,6 +57,7 @@ __all__ = [
     "animate",
     "animation_aus",
     "attention_heatmap",
+    "check_au_range",
     "edit",
     "edit_batch",
     "edit_results",

@@ -20,7 +20,7 @@ from torch import Tensor
 from ..aus import AU_NAMES, AU_SCALE
 from ..data.labels import read_labels
 from ..data.openface import read_openface_csv
-from .targets import _warn_if_raw
+from .targets import check_au_range
 
 __all__ = ["DriveSource", "read_drive"]
 
@@ -41,7 +41,8 @@ def read_drive(source: DriveSource, num_aus: int, *, au_names: Sequence[str] = A
         au_names: The generator's AU layout: the columns taken from a file, in this order.
 
     Raises:
-        ValueError: For a file that cannot be read as either format, no frames, or the wrong AU count.
+        ValueError: For a file that cannot be read as either format, no frames, the wrong AU count, or AU
+            values outside the accepted range (see :data:`~ganimation_lib.inference.targets.MAX_AU`).
         FileNotFoundError: If the file does not exist.
     """
     if isinstance(source, (Tensor, np.ndarray)):
@@ -50,8 +51,6 @@ def read_drive(source: DriveSource, num_aus: int, *, au_names: Sequence[str] = A
             if isinstance(source, Tensor)
             else torch.from_numpy(np.asarray(source, dtype=np.float32))
         )
-        if aus.dim() == 2 and bool(torch.isfinite(aus).all()):
-            _warn_if_raw(aus, "the driving sequence")
     else:
         aus = _read_file(Path(source), au_names)
     if aus.dim() != 2 or aus.shape[0] == 0:
@@ -63,8 +62,7 @@ def read_drive(source: DriveSource, num_aus: int, *, au_names: Sequence[str] = A
             f"the driving sequence has {aus.shape[1]} AUs per frame, but this Generator was built for {num_aus} "
             "(GeneratorConfig.num_aus); pass au_names= with the model's AU names"
         )
-    if not bool(torch.isfinite(aus).all()):
-        raise ValueError("the driving sequence contains NaN or infinite AU values; fill them (e.g. with 0)")
+    check_au_range(aus, "the driving sequence")  # finite, >= 0, <= MAX_AU (the targets' accepted range)
     return aus.clone()
 
 

@@ -9,6 +9,13 @@ A **target** says what expression to animate a face towards. It can be
 * an expression preset from :data:`ganimation_lib.aus.EXPRESSIONS`: a name (``"happy"``, or
   ``"happy:0.8"`` for intensity 0.8) or an :class:`Expression`.
 
+**Accepted range.** Every AU of a target must be finite and within ``[0, MAX_AU]`` on the normalised
+scale, ``MAX_AU = 2.0`` (raw 10, twice OpenFace's maximum of 5). Above 1 is legitimate: GANimation
+extrapolates, and presets at intensities above 1 exaggerate an expression (a preset reaches 2.0 at an
+intensity of about 2.9). Negative, NaN or infinite values, and values above ``MAX_AU`` (far outside anything
+the generator saw in training; usually a raw 0-5 row that was not divided by 5), are refused with a
+``ValueError`` naming the value and the maximum. ``{AU: intensity}`` dicts take raw values in [0, 5].
+
 Examples:
     >>> v = resolve_target({"AU12": 5.0}, num_aus=17)
     >>> float(v.max()), int(v.argmax())
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
@@ -31,13 +37,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..aus import AU_NAMES, EXPRESSIONS, aus_for, aus_from_dict
+from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, aus_for, aus_from_dict
+
+#: The largest normalised AU value a target may hold: raw 10, twice OpenFace's maximum (see the module doc).
+MAX_AU = 2.0
 
 __all__ = [
     "EASINGS",
     "Easing",
     "Expression",
     "Target",
+    "MAX_AU",
+    "check_au_range",
     "keyframe_path",
     "parse_au_assignments",
     "resolve_target",
@@ -53,7 +64,8 @@ class Expression:
     Attributes:
         name: One of :data:`ganimation_lib.aus.EXPRESSIONS` (happy, sad, surprise, fear, anger, disgust,
             contempt, neutral).
-        intensity: Scale of the preset: 0 is neutral, 1 the preset, above 1 exaggerates it.
+        intensity: Scale of the preset: 0 is neutral, 1 the preset, above 1 exaggerates it, up to where an
+            AU of the preset reaches :data:`MAX_AU` (about 2.9 for the strongest presets).
 
     Examples:
         >>> Expression.parse("surprise:0.5")
@@ -69,6 +81,13 @@ class Expression:
         bad = isinstance(self.intensity, bool) or not isinstance(self.intensity, (int, float))
         if bad or not math.isfinite(self.intensity) or self.intensity < 0:
             raise ValueError(f"expression intensity must be a finite number >= 0, got {self.intensity!r}")
+        strongest = max(EXPRESSIONS[self.name.strip().lower()].values(), default=0.0) / AU_SCALE
+        if strongest * self.intensity > MAX_AU:
+            raise ValueError(
+                f"expression intensity {self.intensity:g} is too strong for {self.name.strip().lower()!r}: its "
+                f"strongest AU would reach {strongest * self.intensity:.3g}, above the maximum {MAX_AU:g} "
+                f"(normalised; raw {MAX_AU * AU_SCALE:g}); use an intensity up to {MAX_AU / strongest:.3g}"
+            )
 
     @classmethod
     def parse(cls, text: str, intensity: float = 1.0) -> Expression:
@@ -131,24 +150,42 @@ def _vector(value: Any, num_aus: int, what: str) -> Tensor:
             f"{what} has shape {tuple(vector.shape)}, but this Generator was built for {num_aus} AUs "
             f"(GeneratorConfig.num_aus); give one normalised value (OpenFace intensity / 5) per AU"
         )
-    if not bool(torch.isfinite(vector).all()):
-        raise ValueError(f"{what} contains NaN or infinite values: {vector.tolist()}; replace them (e.g. with 0)")
-    _warn_if_raw(vector, what)
+    check_au_range(vector, what)
     return vector.clone()
 
 
-#: Normalised AUs above this (raw 10, twice OpenFace's maximum) are almost surely raw intensities.
-_RAW_LOOKING = 2.0
+def check_au_range(aus: Tensor, what: str) -> None:
+    """Raise a ``ValueError`` unless every value of ``aus`` is finite and in ``[0, MAX_AU]`` (normalised).
 
+    Args:
+        aus: Normalised AU values, any shape (a vector, or one row per frame).
+        what: How the message names them, e.g. ``"the target AU vector"``.
 
-def _warn_if_raw(aus: Tensor, what: str) -> None:
-    """Warn when normalised AUs look like raw OpenFace intensities (0-5) that were not divided by 5."""
-    if aus.numel() and float(aus.max()) > _RAW_LOOKING:
-        warnings.warn(
-            f"{what} has values up to {float(aus.max()):.3g}: AU vectors are normalised (OpenFace intensity / 5, "
-            "about 0-1); divide raw OpenFace values by 5, or give them as an {AU: intensity} dict",
-            UserWarning,
-            stacklevel=3,
+    Examples:
+        >>> check_au_range(torch.tensor([0.0, 1.4, 2.0]), "the target")
+        >>> check_au_range(torch.tensor([0.0, 3.5]), "the target")
+        Traceback (most recent call last):
+        ...
+        ValueError: the target has 3.5 (position 1), above the maximum 2 of the normalised scale (OpenFace \
+intensity / 5; 2 is raw 10): divide raw OpenFace values by 5, or give them as an {AU: intensity} dict
+    """
+    flat = aus.detach().reshape(-1).float().cpu()
+    if flat.numel() == 0:
+        return
+    bad = ~torch.isfinite(flat)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"{what} contains NaN or infinite values ({flat[i].item()} at position {i}); replace them")
+    low, high = int(flat.argmin()), int(flat.argmax())
+    if float(flat[low]) < 0:
+        raise ValueError(
+            f"{what} has {float(flat[low]):.3g} (position {low}): AU intensities cannot be negative (0 = absent)"
+        )
+    if float(flat[high]) > MAX_AU:
+        raise ValueError(
+            f"{what} has {float(flat[high]):.3g} (position {high}), above the maximum {MAX_AU:g} of the normalised "
+            f"scale (OpenFace intensity / 5; {MAX_AU:g} is raw {MAX_AU * AU_SCALE:g}): divide raw OpenFace values "
+            "by 5, or give them as an {AU: intensity} dict"
         )
 
 
@@ -169,8 +206,9 @@ def resolve_target(
         au_names: The generator's AU layout, needed for dicts and presets (default: the 17 OpenFace AUs).
 
     Raises:
-        ValueError: For an unknown AU name or preset, a vector of the wrong length, or a dict/preset
-            target when ``au_names`` does not match ``num_aus``.
+        ValueError: For an unknown AU name or preset, a vector of the wrong length, a value outside the
+            accepted range (negative, not finite, above :data:`MAX_AU`), or a dict/preset target when
+            ``au_names`` does not match ``num_aus``.
 
     Examples:
         >>> v = resolve_target({"AU26": 5.0}, 17, source="happy")  # happy with the jaw dropped

@@ -267,10 +267,14 @@ class Generator(nn.Module, PretrainedMixin):
         if aus.shape[0] != images.shape[0]:
             raise ValueError(f"batch sizes differ: {images.shape[0]} images but {aus.shape[0]} AU vectors")
         # Reading a CUDA tensor's values waits for the GPU; in training mode on an accelerator the Trainer's
-        # non-finite-loss guard catches NaN AUs instead, so the check is skipped there.
+        # non-finite-loss guard catches NaN/inf AUs instead, so the check is skipped there. An inf AU is as bad
+        # as a NaN one (inf - inf in the first InstanceNorm gives a NaN image), and checking both costs the same.
         values_checked = not (self.training and aus.device.type != "cpu")
-        if values_checked and aus.is_floating_point() and bool(torch.isnan(aus).any()):
-            raise ValueError("aus contains NaN; replace missing AU values (e.g. with 0) before calling the generator")
+        if values_checked and aus.is_floating_point() and not bool(torch.isfinite(aus).all()):
+            raise ValueError(
+                "aus contains NaN or infinite values; replace missing AU values (e.g. with 0) before calling the "
+                "generator"
+            )
 
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
         """Animate ``images`` (B, 3, H, W) in [-1, 1] towards ``aus`` (B, num_aus)."""
