@@ -127,3 +127,30 @@ def test_non_finite_training_ends_with_a_message_not_a_traceback(
     args = [str(folder), "--output", str(tmp_path / "o"), "--val-fraction", "0", "--max-steps", "5", *TINY]
     assert main(["train", *args, "--max-nonfinite-steps", "2", "--generator-lr", "1e30", "--critic-lr", "1e30"]) == 1
     assert "ganimation train: error: the loss was not finite" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_recorded_data_split_and_refuses_another(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, labels = tmp_path / "run", folder / "aus.csv"
+    start = [str(folder), "--output", str(out), "--max-steps", "1", "--val-fraction", "0.34", "--flip", "0.5"]
+    assert main(["train", *start, "--labels", str(labels), *TINY]) == 0
+    first = capsys.readouterr().out
+    recorded = json.loads((out / "run_config.json").read_text())["data_split"]
+    assert recorded == {"val_fraction": 0.34, "flip": 0.5, "labels": str(labels), "split_seed": 0}
+
+    # Another --config without a data split: the run's own split is kept, not the defaults (0.1, no flip).
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(json.loads((out / "run_config.json").read_text()) | {"data_split": None}))
+    base = [str(folder), "--output", str(out), "--max-steps", "2", *TINY]
+    assert main(["train", *base, "--config", str(other), "--resume"]) == 0
+    assert json.loads((out / "run_config.json").read_text())["data_split"] == recorded
+    assert "(2 held out)" in first and "(2 held out)" in capsys.readouterr().out
+
+    assert main(["train", *base, "--resume", "--val-fraction", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--val-fraction 0.5 differs from the 0.34 the run was started with" in err
+    assert main(["train", *base, "--resume", "--labels", str(tmp_path / "other.csv")]) == 2
+    assert f"differs from the {labels}" in capsys.readouterr().err
+    assert main(["train", *base, "--max-steps", "3", "--resume", "--flip", "0"]) == 0  # augmentation may change
+    assert json.loads((out / "run_config.json").read_text())["data_split"]["flip"] == 0.0

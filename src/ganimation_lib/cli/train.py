@@ -29,8 +29,6 @@ from ..training.recipes import RECIPES, recipe_configs
 __all__ = ["DATA_SPLIT_KEYS", "build_configs", "register", "run"]
 
 
-
-
 def _parse_bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -163,6 +161,41 @@ def _apply_data_split(args: argparse.Namespace, recorded: Any, path: Path) -> No
             setattr(args, key, recorded[key])
 
 
+def _same_labels(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def _keep_recorded_split(args: argparse.Namespace, run_config: Path) -> None:
+    """On a resume, keep the data split that ``run_config`` (the run's own record) says the run trained on.
+
+    Values not given (on the command line or in another ``--config``) are taken from the record; a
+    ``--val-fraction`` or ``--labels`` that differs from it would silently move faces between the training
+    and held-out sets, so it is an error naming both values. ``--flip`` (augmentation, not the split) may change.
+    """
+    try:
+        recorded = json.loads(run_config.read_text(encoding="utf-8")).get("data_split")
+    except (OSError, ValueError, AttributeError, RecursionError) as error:
+        raise ValueError(f"--resume: cannot read the run's data split from {run_config} ({error})") from None
+    if recorded is None:
+        return  # written before the split was recorded
+    if not isinstance(recorded, dict) or set(recorded) - set(DATA_SPLIT_KEYS):
+        raise ValueError(f'{run_config}: "data_split" must be a dict with keys from {list(DATA_SPLIT_KEYS)}')
+    for key, same in (("val_fraction", lambda a, b: a == b), ("labels", _same_labels)):
+        given, kept = getattr(args, key, None), recorded.get(key)
+        if given is None:
+            setattr(args, key, kept)
+        elif key in recorded and not same(given, kept):
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(
+                f"--resume: {flag} {given} differs from the {kept} the run was started with ({run_config}); "
+                f"a resumed run must keep its data split: drop {flag} (or start a new run in another --output)"
+            )
+    if getattr(args, "flip", None) is None:
+        args.flip = recorded.get("flip")
+
+
 def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
     """Combine ``--config`` (if any), the recipe/presets and the flags (flags win) into the three configs."""
     file: dict[str, Any] = {}
@@ -236,6 +269,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"--resume: settings from {saved_run} (flags override them)")
         args.config = str(saved_run)
     trainer_config, generator_config, critic_config = build_configs(args)
+    if args.resume is not None and saved_run.is_file():
+        _keep_recorded_split(args, saved_run)
     resume: Path | None = None
     if args.resume == "latest":
         resume = latest_checkpoint(output / "checkpoints")
