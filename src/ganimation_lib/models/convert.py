@@ -34,7 +34,6 @@ Examples:
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from .pretrained import (
     load_state_dict_checked,
     state_dict_mismatches,
 )
+from .safe_load import load_weights_only
 
 if TYPE_CHECKING:
     AnyModel: TypeAlias = Generator | Critic
@@ -157,16 +157,6 @@ class ImportedCheckpoint:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def _refused_global(message: str) -> str | None:
-    match = re.search(r"Unsupported global: GLOBAL (\S+)", message)
-    return match.group(1) if match else None
-
-
-def _unpickler_reason(message: str) -> str:
-    match = re.search(r"WeightsUnpickler error:\s*([^\n]+)", message)
-    return (match.group(1) if match else message.strip().splitlines()[0])[:200]
-
-
 def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
     """Read a ``.pth``/``.pt`` (zip or legacy torch serialisation) or ``.safetensors`` file safely, on CPU.
 
@@ -187,29 +177,10 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
             return load_file(str(file), device="cpu")
         except (SafetensorError, OSError) as error:
             raise CheckpointError(f"{file} cannot be read as safetensors ({error}); the file is corrupt") from error
-    try:
-        return torch.load(file, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        refused = _refused_global(str(error))
-        if refused is None:
-            # Corrupt data, or pickled objects built some other way: either way nothing was executed.
-            raise CheckpointError(
-                f"{file} is not a readable PyTorch checkpoint: the weights-only unpickler rejected it "
-                f"({_unpickler_reason(str(error))}); it is corrupt or holds pickled objects other "
-                "than tensors, and nothing in it was executed"
-            ) from None
-        raise CheckpointError(
-            f"refused to load {file}: it is a pickle that asks to call {refused} while loading, which could run "
-            "arbitrary code, so nothing in it was executed. A weights file should hold only tensors: if you "
-            "trust its origin, re-save just the state dict (torch.save(net.state_dict(), ...)) where it was made"
-        ) from None
-    except Exception as error:
-        # torch.load raises a zoo of exceptions for files that are not checkpoints: KeyError for text,
-        # struct.error and IndexError for a truncated legacy file, ... Whatever it is, nothing was executed.
-        raise CheckpointError(
-            f"{file} is not a readable PyTorch checkpoint ({type(error).__name__}: {str(error)[:200]}); "
-            "pass a .pth/.pt file written by torch.save, a .safetensors file or a save_pretrained directory"
-        ) from None
+    return load_weights_only(
+        file,
+        unreadable="pass a .pth/.pt file written by torch.save, a .safetensors file or a save_pretrained directory",
+    )
 
 
 def _is_state_dict(value: object) -> bool:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_binary, fsync_folder
+from ..models.pretrained import CheckpointError
+from ..models.safe_load import load_weights_only
 
 __all__ = [
     "CHECKPOINT_PATTERN",
@@ -56,13 +58,13 @@ def save_training_state(state: dict[str, Any], path: str | os.PathLike[str]) -> 
     return path
 
 
-
-
 def load_training_state(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True`` (safe: no code runs on load).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist (the message lists the checkpoints that do).
+        CheckpointError: if the file is not a training checkpoint of this library: unreadable, truncated, or
+            a pickle that asks to call a global while loading (named; nothing in it is executed).
     """
     path = Path(path)
     if path.is_dir():
@@ -73,9 +75,16 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
     if not path.is_file():
         found = [p.name for p in list_checkpoints(path.parent)] if path.parent.is_dir() else []
         raise FileNotFoundError(f"checkpoint {path} does not exist; checkpoints in that folder: {found or 'none'}")
-    state: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
+    state: dict[str, Any] = load_weights_only(
+        path,
+        map_location=map_location,
+        what="training checkpoint",
+        hint="A ganimation_lib training checkpoint holds only tensors, numbers, strings, lists and dicts, so this "
+        "file was not written by its Trainer, or was altered: resume from another checkpoint",
+        unreadable="it is corrupt or truncated: resume from another checkpoint (list_checkpoints)",
+    )
     if not isinstance(state, dict) or "format" not in state:
-        raise ValueError(f"{path} is not a ganimation_lib training checkpoint (no 'format' key)")
+        raise CheckpointError(f"{path} is not a ganimation_lib training checkpoint (no 'format' key)")
     return state
 
 
