@@ -46,7 +46,8 @@ def gradient_norm(parameters: Iterable[Tensor]) -> Tensor | None:
     if not grads:
         return None
     norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+    total: Tensor = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+    return total
 
 
 def read_phase(
