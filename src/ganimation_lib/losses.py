@@ -130,7 +130,11 @@ def gradient_penalty(
 
 
 def attention_saturation_loss(attention: Tensor) -> Tensor:
-    """Keeps the attention from saturating to 0 (regenerating everything): ``mean(A)``.
+    """Keeps the attention from saturating to 1 (changing nothing): ``mean(A)``.
+
+    ``A`` is the share of the input kept, so minimising ``mean(A)`` pushes the generator to change pixels; the
+    paper adds it because the mask otherwise settles at 1, where the output is the unchanged input. Its weight
+    balances that push against keeping the face.
 
     Examples:
         >>> import torch
