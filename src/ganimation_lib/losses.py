@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .models.config import ConfigMixin
+from .models.config import ConfigMixin, is_finite_number, short_repr
 
 __all__ = [
     "ExpressionLossForm",
@@ -271,5 +271,5 @@ class LossWeights(ConfigMixin):
 
     def __post_init__(self) -> None:
         for name, value in self.to_dict().items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or value != value:
-                raise ValueError(f"LossWeights.{name}={value!r} must be a finite number >= 0")
+            if not is_finite_number(value) or value < 0:
+                raise ValueError(f"LossWeights.{name}={short_repr(value)} must be a finite number >= 0")

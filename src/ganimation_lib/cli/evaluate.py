@@ -16,7 +16,6 @@ output | attention | colour | true picture when known) and prints what the figur
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from ..data.synthetic import AU_MIXES, SyntheticFaces
 from ..data.synthetic_styles import STYLES
 from ..devices import resolve_device
 from ..evaluation import AURegressor, evaluate, format_report, train_au_regressor, write_evaluation
+from ..models.config import read_json
 from ..models.generator import Generator
 from ..models.pretrained import CONFIG_NAME
 from ._inference import load_generator
@@ -89,10 +89,10 @@ def _recorded_split(run_folder: Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"--run {run_folder}: {path} does not exist; pass the --output folder of ganimation train"
         )
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("data_split")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        raise ValueError(f"{path} is not a run_config.json written by ganimation train ({error})") from None
+    document = read_json(path, fix="pass the --output folder of ganimation train")
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a run_config.json written by ganimation train (not a JSON object)")
+    recorded = document.get("data_split")
     if recorded is None:  # a run from before the split was recorded: it used train's defaults
         return dict(_DEFAULT_SPLIT)
     if not isinstance(recorded, dict) or set(recorded) - set(DATA_SPLIT_KEYS):
@@ -168,9 +168,10 @@ def _check_model_folder(model: str) -> None:
     config = path / CONFIG_NAME
     if path.is_dir() and config.is_file():
         try:
-            kind = json.loads(config.read_text(encoding="utf-8")).get("model_class")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            document = read_json(config)
+        except ValueError:
             return  # the loader reports a corrupt file in its own words
+        kind = document.get("model_class") if isinstance(document, dict) else None
         if kind == "AURegressor":
             raise ValueError(f"MODEL {model} is an AU regressor, not a generator; pass it as --regressor {model}")
 

@@ -20,6 +20,7 @@ from typing import Any
 from .._atomic import atomic_text
 from ..data.dataset import AUDataset
 from ..losses import LossWeights
+from ..models.config import read_json
 from ..models.critic import CRITIC_PRESETS, CriticConfig
 from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
 from ..training import NonFiniteLossError, Trainer, TrainerConfig
@@ -174,10 +175,8 @@ def _keep_recorded_split(args: argparse.Namespace, run_config: Path) -> None:
     ``--val-fraction`` or ``--labels`` that differs from it would silently move faces between the training
     and held-out sets, so it is an error naming both values. ``--flip`` (augmentation, not the split) may change.
     """
-    try:
-        recorded = json.loads(run_config.read_text(encoding="utf-8")).get("data_split")
-    except (OSError, ValueError, AttributeError, RecursionError) as error:
-        raise ValueError(f"--resume: cannot read the run's data split from {run_config} ({error})") from None
+    document = read_json(run_config, fix="restore it, or pass --config with the run's settings")
+    recorded = document.get("data_split") if isinstance(document, dict) else None
     if recorded is None:
         return  # written before the split was recorded
     if not isinstance(recorded, dict) or set(recorded) - set(DATA_SPLIT_KEYS):
@@ -197,13 +196,29 @@ def _keep_recorded_split(args: argparse.Namespace, run_config: Path) -> None:
 
 
 def build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
-    """Combine ``--config`` (if any), the recipe/presets and the flags (flags win) into the three configs."""
+    """Combine ``--config`` (if any), the recipe/presets and the flags (flags win) into the three configs.
+
+    Raises:
+        ValueError: for an unreadable ``--config`` or a field out of its range (the message names the field,
+            and the file when one was given).
+    """
+    try:
+        return _build_configs(args)
+    except (ValueError, TypeError) as error:
+        if args.config is None or str(args.config) in str(error):
+            raise
+        raise ValueError(f"{error} (settings from --config {args.config} and the flags)") from None
+
+
+def _build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorConfig, CriticConfig]:
     file: dict[str, Any] = {}
     if args.config is not None:
         path = Path(args.config)
         if not path.is_file():
             raise FileNotFoundError(f"--config {path} does not exist")
-        file = json.loads(path.read_text(encoding="utf-8"))
+        file = read_json(path)
+        if not isinstance(file, dict):
+            raise ValueError(f"--config {path} must hold a JSON object ({{...}}), not a {type(file).__name__}")
         # "data" and "data_split" are what run_config.json records besides the configs; only the split is reused.
         file.pop("data", None)
         _apply_data_split(args, file.pop("data_split", None), path)

@@ -38,7 +38,7 @@ from typing_extensions import Self
 from .._atomic import atomic_binary, atomic_text
 from .._version import __version__
 from ..aus import AU_NAMES
-from ..models.config import ConfigMixin, check_positive_int
+from ..models.config import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_NUM_AUS, ConfigMixin, check_int_range, read_json
 from ..models.pretrained import (
     CONFIG_NAME,
     FORMAT_VERSION,
@@ -80,8 +80,11 @@ class AURegressorConfig(ConfigMixin):
     depth: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "num_aus", "width", "depth"):
-            check_positive_int("AURegressorConfig", name, getattr(self, name))
+        owner = "AURegressorConfig"  # bounded to what can be built, like the other configs (models/config.py)
+        check_int_range(owner, "image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        check_int_range(owner, "num_aus", self.num_aus, 1, MAX_NUM_AUS)
+        check_int_range(owner, "width", self.width, 1, MAX_CONV_DIM)
+        check_int_range(owner, "depth", self.depth, 1, MAX_IMAGE_SIZE.bit_length() - 1)
         if self.image_size < 16:
             raise ValueError(f"AURegressorConfig.image_size={self.image_size} is too small; use 16 px or more")
 
@@ -230,10 +233,7 @@ class AURegressor(nn.Module, PretrainedMixin):
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error}); save the regressor again") from error
+    document = read_json(path, error=CheckpointError, fix="save the regressor again")
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise CheckpointError(
             f"{path} is not a ganimation_lib model config; pass a folder written by AURegressor.save_pretrained"

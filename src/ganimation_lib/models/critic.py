@@ -9,7 +9,17 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import init_official_
-from .config import ConfigMixin, check_choice, check_positive_int
+from .config import (
+    MAX_CONV_DIM,
+    MAX_IMAGE_SIZE,
+    MAX_NUM_AUS,
+    ConfigMixin,
+    check_bool,
+    check_choice,
+    check_int_range,
+    is_finite_number,
+    short_repr,
+)
 from .generator import WeightInit
 from .pretrained import PretrainedMixin
 
@@ -21,6 +31,10 @@ CRITIC_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
 @dataclass(frozen=True)
 class CriticConfig(ConfigMixin):
     """Every choice that defines a GANimation critic.
+
+    Every field is bounded to what can be built (``image_size`` <= 2048, ``conv_dim`` <= 1024, ``depth``
+    <= 11, ``num_aus`` <= 128; see :mod:`ganimation_lib.models.config`); anything else is a ``ValueError``
+    naming the field.
 
     Attributes:
         image_size: Side of the square images the critic judges; must be divisible by ``2**depth``,
@@ -50,10 +64,14 @@ class CriticConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         owner = "CriticConfig"
-        for name in ("image_size", "num_aus", "conv_dim", "depth"):
-            check_positive_int(owner, name, getattr(self, name))
+        # Bounded to what can be built (see models/config.py), and before 2**depth is computed.
+        check_int_range(owner, "image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        check_int_range(owner, "num_aus", self.num_aus, 1, MAX_NUM_AUS)
+        check_int_range(owner, "conv_dim", self.conv_dim, 1, MAX_CONV_DIM)
+        check_int_range(owner, "depth", self.depth, 1, MAX_IMAGE_SIZE.bit_length() - 1)
+        check_bool(owner, "conv_bias", self.conv_bias)
         if self.input_downsample not in (1, 2, 4) or isinstance(self.input_downsample, bool):
-            raise ValueError(f"CriticConfig.input_downsample={self.input_downsample!r} must be 1, 2 or 4")
+            raise ValueError(f"CriticConfig.input_downsample={short_repr(self.input_downsample)} must be 1, 2 or 4")
         if self.image_size % self.input_downsample:
             raise ValueError(
                 f"CriticConfig.image_size={self.image_size} is not divisible by input_downsample="
@@ -68,8 +86,8 @@ class CriticConfig(ConfigMixin):
                 f"{2**self.depth * self.input_downsample} or a smaller depth "
                 f"(for {self.image_size} px at most {_max_depth(trunk_size)})"
             )
-        if not isinstance(self.leaky_slope, (int, float)) or self.leaky_slope < 0:
-            raise ValueError(f"CriticConfig.leaky_slope={self.leaky_slope!r} must be a number >= 0")
+        if not is_finite_number(self.leaky_slope) or not 0 <= self.leaky_slope <= 1:
+            raise ValueError(f"CriticConfig.leaky_slope={short_repr(self.leaky_slope)} must be a number in [0, 1]")
         check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,7 +9,19 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import XK, PaddingMode, Residual, init_official_
-from .config import ConfigMixin, check_choice, check_positive_int
+from .config import (
+    MAX_CONV_DIM,
+    MAX_IMAGE_SIZE,
+    MAX_KERNEL_SIZE,
+    MAX_NUM_AUS,
+    MAX_RESIDUAL_BLOCKS,
+    ConfigMixin,
+    check_bool,
+    check_choice,
+    check_int_range,
+    is_finite_number,
+    short_repr,
+)
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
 from .pretrained import PretrainedMixin
 
@@ -27,11 +38,13 @@ class GeneratorConfig(ConfigMixin):
 
     The defaults are the ``official`` preset (albertpumarola/GANimation at 128 px). Use the presets
     :meth:`official`, :meth:`replicate` and :meth:`cyclegan` (or :meth:`from_preset`) rather than
-    spelling out variants by hand.
+    spelling out variants by hand. Every field is bounded to what can be built (``image_size`` <= 2048,
+    ``conv_dim`` <= 1024, ``num_residual_blocks`` <= 64, ``num_aus`` <= 128, kernels <= 7; see
+    :mod:`ganimation_lib.models.config`); anything else is a ``ValueError`` naming the field.
 
     Attributes:
-        image_size: Side of the square training images. The generator is fully convolutional and takes
-            any H×W divisible by 4; this is the size it was built and trained for.
+        image_size: Side of the square training images, 8 to 2048. The generator is fully convolutional and
+            takes any H×W divisible by 4; this is the size it was built and trained for.
         num_aus: Length of the AU vector (17 for OpenFace's default GANimation set).
         conv_dim: Filters of the first ``c7s1`` unit; doubled by each of the two downsamplings.
         num_residual_blocks: Residual blocks at the bottleneck resolution (0 allowed: no bottleneck).
@@ -81,11 +94,15 @@ class GeneratorConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         owner = "GeneratorConfig"
-        for name in ("image_size", "num_aus", "conv_dim", "down_kernel_size", "up_kernel_size"):
-            check_positive_int(owner, name, getattr(self, name))
-        n = self.num_residual_blocks
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"{owner}.num_residual_blocks={n!r} must be an integer >= 0")
+        # Bounded to what can be built (see models/config.py): a config.json is data from anywhere.
+        check_int_range(owner, "image_size", self.image_size, 1, MAX_IMAGE_SIZE)
+        check_int_range(owner, "num_aus", self.num_aus, 1, MAX_NUM_AUS)
+        check_int_range(owner, "conv_dim", self.conv_dim, 1, MAX_CONV_DIM)
+        check_int_range(owner, "down_kernel_size", self.down_kernel_size, 1, MAX_KERNEL_SIZE)
+        check_int_range(owner, "up_kernel_size", self.up_kernel_size, 1, MAX_KERNEL_SIZE)
+        check_int_range(owner, "num_residual_blocks", self.num_residual_blocks, 0, MAX_RESIDUAL_BLOCKS)
+        for flag in ("au_modulation", "norm_affine", "conv_bias", "residual_relu"):
+            check_bool(owner, flag, getattr(self, flag))
         if self.image_size % 4 != 0 or self.image_size < 8:
             raise ValueError(
                 f"{owner}.image_size={self.image_size} must be a multiple of 4 and at least 8 "
@@ -93,7 +110,9 @@ class GeneratorConfig(ConfigMixin):
             )
         downs = self.num_downsamplings
         if not isinstance(downs, int) or isinstance(downs, bool) or not 1 <= downs <= 4:
-            raise ValueError(f"{owner}.num_downsamplings={downs!r} must be an integer from 1 to 4 (official: 2)")
+            raise ValueError(
+                f"{owner}.num_downsamplings={short_repr(downs)} must be an integer from 1 to 4 (official: 2)"
+            )
         if self.image_size % (2**downs) != 0:
             raise ValueError(
                 f"{owner}.image_size={self.image_size} is not divisible by 2**num_downsamplings={2**downs}; "
@@ -102,13 +121,13 @@ class GeneratorConfig(ConfigMixin):
         check_choice(owner, "padding_mode", self.padding_mode, _PADDING_MODES)
         check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
         bias = self.attention_bias
-        number = isinstance(bias, (int, float)) and not isinstance(bias, bool)
-        if bias is not None and (not number or not math.isfinite(bias)):
-            raise ValueError(f"{owner}.attention_bias={bias!r} must be None or a finite number (e.g. 3.0)")
+        if bias is not None and not is_finite_number(bias):
+            raise ValueError(f"{owner}.attention_bias={short_repr(bias)} must be None or a finite number (e.g. 3.0)")
         scale = self.color_residual
-        number = isinstance(scale, (int, float)) and not isinstance(scale, bool)
-        if scale is not None and (not number or not math.isfinite(scale) or not 0 < scale <= 2):
-            raise ValueError(f"{owner}.color_residual={scale!r} must be None or a number in (0, 2] (e.g. 1.0)")
+        if scale is not None and (not is_finite_number(scale) or not 0 < scale <= 2):
+            raise ValueError(
+                f"{owner}.color_residual={short_repr(scale)} must be None or a number in (0, 2] (e.g. 1.0)"
+            )
 
     @classmethod
     def official(cls, **overrides: Any) -> GeneratorConfig:

@@ -49,6 +49,7 @@ from typing_extensions import Self
 
 from .._version import __version__
 from ..aus import AU_NAMES
+from .config import read_json
 
 if TYPE_CHECKING:
     from .critic import Critic, CriticConfig
@@ -441,12 +442,7 @@ def read_pretrained_info(directory: str | os.PathLike[str]) -> PretrainedInfo:
             f"{path} is missing, so {folder} is not a complete saved model (it needs {CONFIG_NAME} and "
             f"{WEIGHTS_NAME}); save the model again with save_pretrained"
         )
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(
-            f"{path} is not valid JSON ({error}); the file is corrupt: save the model again"
-        ) from error
+    document = read_json(path, error=CheckpointError, fix="the file is corrupt: save the model again")
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise CheckpointError(
             f'{path} is not a ganimation_lib model config (it lacks "format": "{_FORMAT}"); '

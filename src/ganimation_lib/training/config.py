@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,27 +10,34 @@ from typing_extensions import Self
 
 from ..devices import PRECISIONS, Precision
 from ..losses import ExpressionLossForm, LossWeights, SmoothnessForm
-from ..models.config import ConfigMixin, check_choice
+from ..models.config import ConfigMixin, check_choice, check_int_range, is_finite_number, short_repr
 
-__all__ = ["GradientPenaltyMode", "LRUnit", "TrainerConfig"]
+__all__ = ["MAX_COUNT", "MAX_NUM_WORKERS", "GradientPenaltyMode", "LRUnit", "TrainerConfig"]
 
 GradientPenaltyMode = Literal["critic_step", "separate_step"]
 LRUnit = Literal["epoch", "step"]
 
+#: The largest count a TrainerConfig field may hold (steps, epochs, intervals, batch size): a billion.
+MAX_COUNT = 10**9
+#: The most DataLoader worker processes.
+MAX_NUM_WORKERS = 256
+#: Seeds must fit the 32 bits NumPy takes.
+_MAX_SEED = 2**32 - 1
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"TrainerConfig.{name}={value!r} must be an integer >= {minimum}")
+
+def _check_int(name: str, value: object, minimum: int, maximum: int = MAX_COUNT) -> None:
+    check_int_range("TrainerConfig", name, value, minimum, maximum)
 
 
 def _check_float(name: str, value: object, *, positive: bool = False, optional: bool = False) -> None:
     if value is None and optional:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_finite_number(value)
     if not ok or (positive and value <= 0) or (not positive and value < 0):  # type: ignore[operator]
         bound = "> 0" if positive else ">= 0"
         raise ValueError(
-            f"TrainerConfig.{name}={value!r} must be a finite number {bound}" + (" or None" if optional else "")
+            f"TrainerConfig.{name}={short_repr(value)} must be a finite number {bound}"
+            + (" or None" if optional else "")
         )
 
 
@@ -40,7 +46,9 @@ class TrainerConfig(ConfigMixin):
     """The training recipe. The defaults reproduce the official GANimation recipe.
 
     Use :meth:`official` for real training at 128 px and :meth:`fast` for the CPU-sized recipe measured on
-    synthetic faces (see ``docs/training.md``).
+    synthetic faces (see ``docs/training.md``). Counts (steps, epochs, intervals, batch size) are bounded
+    by :data:`MAX_COUNT` (a billion), ``num_workers`` by 256 and ``seed`` by 2**32 - 1; numbers must be
+    finite. Anything else is a ``ValueError`` naming the field.
 
     Attributes:
         batch_size: Images per step (official 25).
@@ -131,7 +139,7 @@ class TrainerConfig(ConfigMixin):
             )
         b = self.betas
         if not (isinstance(b, tuple) and len(b) == 2 and all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b)):
-            raise ValueError(f"TrainerConfig.betas={b!r} must be two numbers in [0, 1), e.g. (0.5, 0.999)")
+            raise ValueError(f"TrainerConfig.betas={short_repr(b)} must be two numbers in [0, 1), e.g. (0.5, 0.999)")
         for name in (
             "batch_size",
             "n_critic",
@@ -148,10 +156,10 @@ class TrainerConfig(ConfigMixin):
             "checkpoint_every",
             "validate_every",
             "sample_every",
-            "seed",
-            "num_workers",
         ):
             _check_int(name, getattr(self, name), 0)
+        _check_int("seed", self.seed, 0, _MAX_SEED)
+        _check_int("num_workers", self.num_workers, 0, MAX_NUM_WORKERS)
         for name in ("max_steps", "max_epochs"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1)
@@ -160,7 +168,9 @@ class TrainerConfig(ConfigMixin):
         _check_float("grad_clip", self.grad_clip, positive=True, optional=True)
         _check_float("max_time", self.max_time, positive=True, optional=True)
         if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0 < self.ema_decay < 1):
-            raise ValueError(f"TrainerConfig.ema_decay={self.ema_decay!r} must be in (0, 1) (e.g. 0.999) or None")
+            raise ValueError(
+                f"TrainerConfig.ema_decay={short_repr(self.ema_decay)} must be in (0, 1) (e.g. 0.999) or None"
+            )
         check_choice("TrainerConfig", "expression_form", self.expression_form, ("official", "mean"))
         check_choice("TrainerConfig", "smoothness_form", self.smoothness_form, ("l1_sum", "squared_mean"))
         check_choice("TrainerConfig", "lr_unit", self.lr_unit, ("epoch", "step"))
