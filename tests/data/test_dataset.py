@@ -265,3 +265,29 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
 def test_official_sample_with_an_au_subset(fixtures_dir: Path) -> None:
     data = AUDataset(fixtures_dir / "official_sample", image_size=SIZE, au_names=("AU12", "AU06"))
     assert len(data) == 4 and data.report.ok and data[0].aus.shape == (2,)
+
+
+def test_a_truncated_image_is_counted_and_skipped_at_construction(tmp_path: Path) -> None:
+    # Its header is intact, so Pillow's verify() passed it and the first epoch to reach it stopped fit.
+    (tmp_path / "imgs").mkdir()
+    photo = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "imgs" / "good.jpg", quality=90)
+    data = (tmp_path / "imgs" / "good.jpg").read_bytes()
+    (tmp_path / "imgs" / "cut.jpg").write_bytes(data[: len(data) // 2])
+    write_au_table(tmp_path / "aus.csv", {"good.jpg": [1.0] * 17, "cut.jpg": [2.0] * 17})
+    with pytest.warns(UserWarning, match=r"1 unreadable images \(e\.g\. cut\.jpg\)"):
+        dataset = AUDataset(tmp_path, image_size=16)
+    assert dataset.files == ("good.jpg",) and dataset.report.unreadable_images == 1
+    assert [item.name for item in dataset] == ["good.jpg"]
+    with pytest.raises(DataFormatError, match="unreadable"):
+        AUDataset(tmp_path, image_size=16, strict=True)
+
+
+def test_a_sixteen_bit_png_gives_the_item_of_its_eight_bit_version(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    grey = (np.arange(32 * 32) % 256).astype(np.uint8).reshape(32, 32)
+    Image.fromarray(grey).save(tmp_path / "imgs" / "eight.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "imgs" / "deep.png")  # 16-bit grey PNG
+    write_au_table(tmp_path / "aus.csv", {"eight.png": [1.0] * 17, "deep.png": [1.0] * 17})
+    items = {item.name: item.image for item in AUDataset(tmp_path, image_size=16)}
+    assert float((items["deep.png"] - items["eight.png"]).abs().max()) <= 2 / 255  # was nearly white

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from ..data.image_io import open_image as open_upright
 from ..devices import resolve_device
 from ..models.convert import load_checkpoint
 from ..models.generator import Generator
@@ -71,15 +71,9 @@ def load_generator(args: argparse.Namespace) -> Generator:
 def open_image(path: str) -> Image.Image:
     """Open IMAGE fully (so the file is closed), upright, or say clearly that it is not an image.
 
-    A camera photo's EXIF orientation is applied, as image viewers do: ``--box`` is given in the pixels a
-    viewer shows, and the edited file (written without the tag) must look the same way up.
+    The library's :func:`~ganimation_lib.data.image_io.open_image`: a camera photo's EXIF orientation is
+    applied, as image viewers do (``--box`` is given in the pixels a viewer shows, and the edited file,
+    written without the tag, must look the same way up); 16-bit images keep their levels; images above
+    50 megapixels and files that do not decode are refused with a ``ValueError`` naming the file.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            loaded = ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"cannot read {path} as an image ({error}); give a PNG, JPEG or similar file") from None
-    return loaded
+    return open_upright(path)

@@ -34,12 +34,13 @@ from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES, AU_SCALE, _check_au_names
 from .errors import DataFormatError
+from .image_io import open_image, readable_image
 from .labels import AUTable, read_ids, read_labels
 from .prepare import IMAGE_EXTENSIONS
 from .sample import AUSample
@@ -50,7 +51,6 @@ __all__ = ["AUDataset", "DatasetReport", "load_image"]
 Split = Literal["all", "train", "test"]
 _LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
 _EXAMPLES = 5
-_ORIENTATION = 0x0112  # the EXIF tag
 
 
 @dataclass
@@ -61,7 +61,8 @@ class DatasetReport:
         bad_rows: Label rows that could not be used (wrong value count, text, NaN, out of range, duplicates).
         rows_without_images: Label rows naming an image that is not in the folder.
         images_without_rows: Images in the folder with no label row.
-        unreadable_images: Images that do not open as images.
+        unreadable_images: Images that do not decode (not images, corrupt, truncated) or are above
+            50 megapixels.
         examples: Up to 5 examples per problem.
     """
 
@@ -97,23 +98,25 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     """Load an image as a (3, image_size, image_size) float32 tensor in [-1, 1].
 
     The image is scaled so its shorter side is ``image_size`` and centre-cropped: aspect is never distorted.
-    An EXIF orientation (camera photos) is applied first, as OpenFace (OpenCV) does when it measures the AUs.
+    It is opened as :func:`~ganimation_lib.data.image_io.open_image` does: an EXIF orientation (camera
+    photos) is applied first, as OpenFace (OpenCV) does when it measures the AUs; 16-bit images are read on
+    their 16-bit scale; a large JPEG is decoded already reduced (1/2 to 1/8 scale, never below
+    ``image_size``).
 
     Raises:
-        DataFormatError: If the file is not a readable image.
+        DataFormatError: If the file is not a readable image (corrupt, truncated) or is above
+            :data:`~ganimation_lib.data.image_io.MAX_PIXELS` (50 megapixels).
     """
     try:
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened) if opened.getexif().get(_ORIENTATION, 1) != 1 else opened
-            rgb = upright.convert("RGB")
-        # Crop the centred square first, then resize: resizing with a box would blend in pixels from outside it.
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        image = rgb.crop((left, top, left + side, top + side))
-        if side != image_size:
-            image = image.resize((image_size, image_size), Image.Resampling.BICUBIC, reducing_gap=None)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        rgb = open_image(path, draft_size=image_size)
+    except FileNotFoundError as error:
         raise DataFormatError(f"is not a readable image ({error})", path) from None
+    # Crop the centred square first, then resize: resizing with a box would blend in pixels from outside it.
+    side = min(rgb.size)
+    left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+    image = rgb.crop((left, top, left + side, top + side))
+    if side != image_size:
+        image = image.resize((image_size, image_size), Image.Resampling.BICUBIC, reducing_gap=None)
     array = np.asarray(image, dtype=np.float32)
     # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
@@ -142,15 +145,6 @@ def _test_names(files: Sequence[str], test_fraction: float, seed: int) -> set[st
     return set(sorted(files, key=lambda name: _split_rank(name, seed))[:count])
 
 
-def _image_readable(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        return False
-    return True
-
-
 class AUDataset(Dataset[AUSample]):
     """Face images with their AUs, yielding :class:`~ganimation_lib.data.sample.AUSample`.
 
@@ -173,7 +167,8 @@ class AUDataset(Dataset[AUSample]):
         ids: Explicit names to use (a list, or an ids file), instead of ``split``.
         test_fraction: Share of items in the test split when there are no ids files.
         split_seed: Seed of that random split (same seed, same split, on any machine).
-        check_images: Open every image at construction to find unreadable ones.
+        check_images: Decode every image at construction (a JPEG at reduced scale) to find unreadable ones:
+            corrupt, truncated or above 50 megapixels.
         strict: Raise :class:`~ganimation_lib.data.errors.DataFormatError` on any problem instead of skipping
             the item with a warning.
 
@@ -289,7 +284,7 @@ class AUDataset(Dataset[AUSample]):
                 self.report._add("bad_rows", f"{label}: a second row for image {name}")
                 continue
             used.add(name)
-            if check_images and not _image_readable(self.images_dir / name):
+            if check_images and readable_image(self.images_dir / name, self.image_size) is not None:
                 self.report._add("unreadable_images", name)
                 continue
             files.append(name)

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from PIL import Image, UnidentifiedImageError
-
 from ..aus import AU_NAMES, _check_au_names
 from .errors import DataFormatError
+from .image_io import readable_image
 from .labels import AUTableWriter
 from .openface import FacePolicy, _check_policy, read_openface_csv
 
@@ -146,15 +145,6 @@ def _crop_names(crops: Path) -> dict[str, str]:
     return found
 
 
-def _readable(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            image.verify()  # checks the file structure without decoding every pixel
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return False
-    return True
-
-
 def prepare_openface(
     folder: str | Path,
     csv_dir: str | Path | None = None,
@@ -183,7 +173,8 @@ def prepare_openface(
         au_names: AUs to write (default: the 17 OpenFace AUs).
         min_confidence: Faces below this OpenFace confidence are not used (0 keeps every face).
         face_policy: With several faces in one CSV: ``"first"`` (default) or ``"most_confident"``.
-        verify_images: Check each training image opens as an image (counted ``unreadable`` otherwise).
+        verify_images: Check each training image decodes (a JPEG at 1/8 scale), is not truncated and is at
+            most 50 megapixels (counted ``unreadable`` otherwise).
         progress: Show a progress bar (tqdm when installed, else a line every 10 %).
         progress_stream: Where progress goes (default: stderr).
         on_image: Called as ``on_image(name, category)`` for every input image, for custom logging.
@@ -264,7 +255,7 @@ def _prepare_one(
             summary._count("missing_crop", name)
             return "missing_crop"
         training = crop_dir / crop
-    if verify_images and not _readable(training):
+    if verify_images and readable_image(training, draft_size=1) is not None:  # a JPEG decoded at 1/8 scale
         summary._count("unreadable", training.name)
         return "unreadable"
     writer.write(training.name, face.intensities)

@@ -88,7 +88,8 @@ def animate(
     Args:
         generator: A :class:`~ganimation_lib.Generator` (or an EMA copy); run in eval mode under
             ``torch.inference_mode``, then put back in its previous mode.
-        image: The face (PIL, NumPy or tensor), or a photo with ``box`` around the face.
+        image: The face (PIL, NumPy or tensor), or a photo with ``box`` around the face. A PIL image's EXIF
+            orientation is applied, as in :func:`~ganimation_lib.inference.edit`.
         keyframes: Expressions to move through, in order: AU vectors, ``{AU: raw intensity}`` dicts or
             presets (``"happy"``, ``"happy:0.5"``, ``Expression``); a (K, num_aus) tensor also works.
         frames_per_transition: Frames from one keyframe to the next; the animation has
@@ -111,7 +112,7 @@ def animate(
 
     Raises:
         ValueError: When both or neither of ``keyframes`` and ``drive`` are given, and for any bad target,
-            drive file, box or image.
+            drive file, box or image (a PIL image above 50 megapixels or that does not decode, named).
     """
     model = _generator_of(generator)
     _check_feather(feather)

@@ -33,6 +33,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..aus import AU_NAMES
+from ..data.image_io import upright
 from ..models.generator import Generator
 from .images import ImageLike, ImageT, image_size, paste, to_tensor
 from .targets import Target, resolve_target, resolve_targets
@@ -170,6 +171,8 @@ def _au_names(model: Generator, au_names: Sequence[str] | None) -> Sequence[str]
 
 
 def _prepare(image: ImageLike, box: Sequence[float] | None, feather: float, size: int, device: torch.device) -> _Face:
+    if isinstance(image, Image.Image):
+        image = upright(image)  # decoded as a viewer shows it: the box and the result are in those pixels
     width, height = image_size(image)
     clamped, region = face_region(box, width, height)
     left, top, right, bottom = region
@@ -415,7 +418,8 @@ def edit(
     Args:
         generator: A :class:`~ganimation_lib.Generator` (or an EMA copy); run in eval mode under
             ``torch.inference_mode``, then put back in its previous mode.
-        image: A PIL image, a NumPy array or a tensor (grey-scale and RGBA are converted to RGB).
+        image: A PIL image, a NumPy array or a tensor (grey-scale and RGBA are converted to RGB). A PIL
+            image's EXIF orientation is applied: ``box`` and the result are as a viewer shows the photo.
         target: An AU vector (normalised, one value per AU), a ``{AU name: raw intensity}`` dict (AUs it
             does not name come from ``source``) or an expression preset (``"happy"``, ``"happy:0.8"``,
             ``Expression("happy", 0.8)``).
@@ -428,7 +432,8 @@ def edit(
 
     Raises:
         ValueError: For an unknown AU name or preset, an AU vector of the wrong length, a box outside the
-            image, or an image of an unsupported shape, dtype or range.
+            image, an image of an unsupported shape, dtype or range, or a PIL image above 50 megapixels
+            or that does not decode (a truncated file; the message names it).
 
     Examples:
         >>> from PIL import Image

@@ -2,7 +2,11 @@
 
 Each input type keeps its own conventions, and results come back in the type (and dtype) that went in:
 
-* **PIL images**: any mode; grey-scale, palette and RGBA images are converted to RGB (alpha is dropped).
+* **PIL images**: any mode; grey-scale, palette and RGBA images are converted to RGB (alpha is dropped),
+  16-bit grey (``I;16``, ``I``) is read on its 0-65535 scale. A camera photo's EXIF orientation is applied:
+  sizes, boxes and results are as a viewer shows the picture. Images above
+  :data:`~ganimation_lib.data.image_io.MAX_PIXELS` (50 megapixels) and files that do not decode (a
+  truncated JPEG) raise a ``ValueError`` naming the file. See :mod:`ganimation_lib.data.image_io`.
 * **NumPy arrays**: (H, W) grey or (H, W, C) with C = 1, 3 or 4; ``uint8`` (0-255), ``uint16`` (0-65535)
   or floating point in [0, 1] (the image-library convention).
 * **Tensors**: (H, W) or (C, H, W) with C = 1, 3 or 4; floating point in [-1, 1] (the library's
@@ -27,6 +31,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..data.image_io import displayed_size, to_rgb
+
 __all__ = ["ImageLike", "ImageT", "from_tensor", "image_size", "paste", "to_pil", "to_tensor"]
 
 #: Anything :func:`to_tensor` accepts as one image.
@@ -41,12 +47,14 @@ _RANGE_SLACK = 1e-3
 def image_size(image: ImageLike) -> tuple[int, int]:
     """Return ``(width, height)`` of an image of any accepted type, without converting it.
 
+    A PIL image's size is as shown, after its EXIF orientation (which the library applies).
+
     Examples:
         >>> image_size(torch.zeros(3, 32, 48))
         (48, 32)
     """
     if isinstance(image, Image.Image):
-        return image.size
+        return displayed_size(image)
     if isinstance(image, np.ndarray):
         return int(image.shape[1]), int(image.shape[0])
     if isinstance(image, Tensor):
@@ -77,7 +85,8 @@ def to_tensor(image: ImageLike) -> Tensor:
 
     Raises:
         ValueError: If the shape, dtype or value range is not one of those conventions (the message says
-            how to convert).
+            how to convert); for a PIL image also when it is above 50 megapixels or does not decode (a
+            truncated file), naming the file.
 
     Examples:
         >>> from PIL import Image
@@ -85,8 +94,7 @@ def to_tensor(image: ImageLike) -> Tensor:
         [1.0, -1.0, -1.0]
     """
     if isinstance(image, Image.Image):
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        array = np.asarray(rgb, dtype=np.uint8)
+        array = np.asarray(to_rgb(image), dtype=np.uint8)
         return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
     if isinstance(image, np.ndarray):
         array = _channels_last_to_rgb(image, "a NumPy image")
@@ -197,7 +205,8 @@ def paste(original: ImageT, region: Tensor, left: int, top: int) -> ImageT:
     """
     h, w = int(region.shape[-2]), int(region.shape[-1])
     if isinstance(original, Image.Image):
-        canvas = original.convert("RGB") if original.mode != "RGB" else original.copy()
+        canvas = to_rgb(original)
+        canvas = canvas.copy() if canvas is original else canvas
         canvas.paste(to_pil(region), (left, top))
         return canvas
     if isinstance(original, np.ndarray):

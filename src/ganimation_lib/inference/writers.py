@@ -28,6 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from .._atomic import atomic_path
+from ..data.image_io import to_rgb
 from .edit import EditResult
 from .images import ImageLike, to_pil, to_tensor
 
@@ -60,7 +61,7 @@ def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _as_pil(frame: ImageLike) -> Image.Image:
     if isinstance(frame, Image.Image):
-        return frame if frame.mode == "RGB" else frame.convert("RGB")
+        return to_rgb(frame)
     return to_pil(to_tensor(frame))
 
 
