@@ -25,6 +25,7 @@ from torch import Tensor
 
 from .._atomic import atomic_path, atomic_text
 from .checkpoint import checkpoint_path, prune_checkpoints, save_training_state
+from .logfiles import trim_jsonl
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -273,12 +274,7 @@ class MetricsLogger(Callback):
     def _drop_after(self, step: int) -> None:
         """Remove the records of steps after ``step``: what an interrupted run logged past its checkpoint,
         which the resumed run logs again."""
-        jsonl = self.folder / "metrics.jsonl"
-        if jsonl.is_file():
-            lines = jsonl.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-            if len(kept) < len(lines):
-                _replace_text(jsonl, "".join(line + "\n" for line in kept))
+        trim_jsonl(self.folder / "metrics.jsonl", step)  # also drops a partial last line left by a crash
         for name in ("train.csv", "validation.csv"):
             path = self.folder / name
             if not path.is_file():
@@ -354,11 +350,6 @@ class MetricsLogger(Callback):
 
     def on_exception(self, trainer: Trainer, error: BaseException) -> None:
         self.on_fit_end(trainer)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    with atomic_text(path, newline=None) as handle:
-        handle.write(text)
 
 
 class ProgressBar(Callback):
