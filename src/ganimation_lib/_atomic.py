@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-__all__ = ["atomic_binary", "atomic_path", "atomic_text", "create_temporary", "fsync_folder"]
+__all__ = [
+    "TEMPORARY_PATTERN",
+    "atomic_binary",
+    "atomic_path",
+    "atomic_text",
+    "create_temporary",
+    "fsync_folder",
+    "remove_stale_temporaries",
+]
+
+#: Names of the temporary files :func:`atomic_text` / :func:`atomic_binary` create: ``.NAME.<12 hex>.tmp``.
+TEMPORARY_PATTERN = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
 
 
 def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
@@ -112,6 +124,39 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     target = Path(path)
     with _replace_on_success(target, f".{target.stem}.", target.suffix) as temporary:
         yield temporary
+
+
+def remove_stale_temporaries(folder: Path, final_names: re.Pattern[str]) -> list[Path]:
+    """Delete the temporary files an interrupted write left in ``folder`` for final names ``final_names`` matches.
+
+    A ``SIGKILL`` between creating the temporary file and ``os.replace`` leaves ``.NAME.<12 hex>.tmp``
+    behind (nothing else can: an exception removes it). Only files of exactly that form whose ``NAME``
+    matches ``final_names`` are removed, so nobody else's files are touched. Call it where no write of
+    this process is under way (before a save, when a run starts).
+
+    Returns:
+        The removed paths.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in (".step-1.pt.0123456789ab.tmp", ".other.txt.0123456789ab.tmp", "step-1.pt"):
+        ...     _ = (folder / name).write_text("")
+        >>> [p.name for p in remove_stale_temporaries(folder, re.compile(r"step-\\d+\\.pt"))]
+        ['.step-1.pt.0123456789ab.tmp']
+        >>> sorted(p.name for p in folder.iterdir())
+        ['.other.txt.0123456789ab.tmp', 'step-1.pt']
+    """
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.iterdir():
+        match = TEMPORARY_PATTERN.match(path.name)
+        if match and final_names.fullmatch(match.group("name")) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def fsync_folder(folder: Path) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ganimation_lib import Trainer
+from ganimation_lib.training import Checkpointing
 
 from .helpers import RandomAUData, tiny_config, tiny_models
 
@@ -30,3 +31,34 @@ def test_a_partial_last_line_of_metrics_jsonl_is_dropped_on_resume(tmp_path: Pat
     assert resumed.step == 6
     records = [json.loads(line) for line in log.read_text().splitlines()]  # every line is whole again
     assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_temporary_files_of_a_killed_save_are_removed_on_resume_and_on_the_next_save(tmp_path: Path) -> None:
+    _run(tmp_path, max_steps=2)
+    folder = tmp_path / "checkpoints"
+    stale = folder / ".step-000000004.pt.0123456789ab.tmp"  # what SIGKILL during torch.save leaves
+    others = [folder / ".notes.txt.0123456789ab.tmp", folder / "mine.tmp", folder / ".step-000000004.pt.x.tmp"]
+    for path in [stale, *others]:
+        path.write_bytes(b"partial")
+    _run(tmp_path, max_steps=3, resume=folder)
+    assert not stale.exists()
+    assert all(path.exists() for path in others), "only our own temporary files may be removed"
+
+    trainer = _run(tmp_path / "second", max_steps=2)
+    stale = tmp_path / "second" / "checkpoints" / ".step-000000003.pt.abcdef012345.tmp"
+    stale.write_bytes(b"")
+    checkpointing = next(cb for cb in trainer.callbacks if isinstance(cb, Checkpointing))
+    trainer.step = 3
+    checkpointing.save(trainer)
+    assert not stale.exists() and (tmp_path / "second" / "checkpoints" / "step-000000003.pt").is_file()
+
+
+def test_a_staging_folder_of_a_killed_export_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    trainer = _run(tmp_path, max_steps=1)
+    stale = tmp_path / ".generator.tmp-0123456789ab"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"partial")
+    unrelated = tmp_path / ".other.tmp-0123456789ab"
+    unrelated.mkdir()
+    trainer.export(tmp_path / "generator")
+    assert not stale.exists() and unrelated.exists() and (tmp_path / "generator" / "config.json").is_file()

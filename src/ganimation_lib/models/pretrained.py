@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -352,6 +353,7 @@ def write_pretrained(
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target} exists and is not a directory; choose another path for the saved model")
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
     # A sibling temp dir keeps everything on one file system, so os.replace is a rename.
     staging = target.parent / f".{target.name}.tmp-{save_id[:12]}"
     staging.mkdir()
@@ -371,6 +373,14 @@ def write_pretrained(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Remove the staging folders (``.NAME.tmp-<12 hex>``) a save of ``target`` killed mid-way left behind."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-[0-9a-f]{{12}}$")
+    for path in target.parent.iterdir():
+        if pattern.match(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _unwrap(model: object) -> object:

@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .._atomic import atomic_path, atomic_text
-from .checkpoint import checkpoint_path, prune_checkpoints, save_training_state
+from .._atomic import atomic_path, atomic_text, remove_stale_temporaries
+from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state
 from .logfiles import trim_jsonl
 
 if TYPE_CHECKING:
@@ -97,7 +97,9 @@ class Checkpointing(Callback):
     """Saves the full training state every ``every`` iterations and at the end, keeping the newest ``keep``.
 
     Nothing is written when training fails (``on_exception``) or while steps are being skipped for a
-    non-finite loss, so the last good checkpoint stays the newest one; nothing is written by a ``fast_dev_run``.
+    non-finite loss or gradient, so the last good checkpoint stays the newest one; nothing is written by a
+    ``fast_dev_run``. Temporary files a killed save left (``.step-N.pt.<hex>.tmp``) are removed when the run
+    starts and before each save.
 
     Args:
         folder: Where ``step-*.pt`` files go.
@@ -116,10 +118,15 @@ class Checkpointing(Callback):
         """Write a checkpoint of the current state (main process only) and prune old ones."""
         if not trainer.is_main_process or trainer.config.fast_dev_run or trainer.step == self._last_step:
             return self.last_saved
+        remove_stale_temporaries(self.folder, CHECKPOINT_PATTERN)
         path = save_training_state(trainer.state_dict(), checkpoint_path(self.folder, trainer.step))
         self._last_step, self.last_saved = trainer.step, path
         prune_checkpoints(self.folder, self.keep, protect=path)
         return path
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.is_main_process:
+            remove_stale_temporaries(self.folder, CHECKPOINT_PATTERN)  # left by a run killed mid-save
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
         # No save in the middle of a run of non-finite steps: the newest checkpoint stays a good one.
