@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from ..losses import LossWeights
 from ..models.config import read_json
 from ..models.critic import CRITIC_PRESETS, CriticConfig
 from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
-from ..training import NonFiniteLossError, Trainer, TrainerConfig
+from ..training import Checkpointing, NonFiniteLossError, Trainer, TrainerConfig
 from ..training.checkpoint import latest_checkpoint
+from ..training.interrupt import stop_on_interrupt
 from ..training.recipes import RECIPES, recipe_configs
 
 __all__ = ["DATA_SPLIT_KEYS", "build_configs", "register", "run"]
@@ -275,6 +277,17 @@ def _build_configs(args: argparse.Namespace) -> tuple[TrainerConfig, GeneratorCo
     return trainer, generator, critic
 
 
+def _stop_hint(config: TrainerConfig, resume_command: str) -> str:
+    """How to stop and resume, said at the start; and that nothing else will stop a run without a limit."""
+    hint = f"Ctrl-C stops after the current iteration and saves a checkpoint; resume with: {resume_command}"
+    limits = (config.max_steps, config.max_epochs, config.max_time)
+    if all(limit is None for limit in limits) and config.lr_unit != "epoch" and not config.fast_dev_run:
+        hint = (
+            "no limit is set (--max-steps, --max-epochs or --max-time), so training runs until it is stopped. " + hint
+        )
+    return hint
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, then export the generator to ``OUTPUT/generator``."""
     output = Path(args.output)
@@ -324,11 +337,22 @@ def run(args: argparse.Namespace) -> int:
         f"training on {len(train)} images ({len(val) if val is not None else 0} held out) on {trainer.device}, "
         f"precision {trainer_config.precision}; writing to {output}"
     )
+    resume_command = f"ganimation train {shlex.quote(str(args.data))} --output {shlex.quote(str(output))} --resume"
+    print(_stop_hint(trainer_config, resume_command), flush=True)
     try:
-        figures = trainer.fit(train, val_data=val, resume_from=resume)
+        with stop_on_interrupt(trainer):
+            figures = trainer.fit(train, val_data=val, resume_from=resume)
     except NonFiniteLossError as error:  # a training outcome, not a crash: the message says what to do
         print(f"ganimation train: error: {error}", file=sys.stderr)
         return 1
+    if trainer.stop_reason == "stop_requested":
+        saved = next((cb.last_saved for cb in trainer.callbacks if isinstance(cb, Checkpointing)), None)
+        print(
+            f"ganimation train: interrupted after {trainer.step} iterations; checkpoint {saved} saved. "
+            f"Resume with: {resume_command}",
+            file=sys.stderr,
+        )
+        return 130
     exported = trainer.export(output / "generator")
     print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
     if figures:

@@ -274,6 +274,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.nonfinite_streak = 0
         self.stop_reason = ""
+        self.stop_requested = False
         self.fixed_batch: AUSample | None = None
         self.last_validation: dict[str, float] = {}
         self.planned_steps: int | None = None
@@ -299,6 +300,12 @@ class Trainer:
     def _wrap(self, module: nn.Module) -> nn.Module:
         """The training-time view of a network: the one place to add DistributedDataParallel (or compile)."""
         return module
+
+    def request_stop(self) -> None:
+        """Ask :meth:`fit` to stop after the current iteration, as if a limit were reached (``stop_reason``
+        ``"stop_requested"``): the end-of-fit callbacks run, so a checkpoint is saved. Safe to call from a
+        signal handler or another thread (see :func:`~ganimation_lib.training.interrupt.stop_on_interrupt`)."""
+        self.stop_requested = True
 
     @property
     def is_main_process(self) -> bool:
@@ -661,6 +668,7 @@ class Trainer:
         try:
             return self._fit(data, val_data, resume_from, sampler)
         finally:
+            self.stop_requested = False  # a request is answered by the fit it was made in
             self._run_rng = capture_rng_state()
             restore_rng_state(caller_rng)
 
@@ -739,6 +747,8 @@ class Trainer:
             self.stop_reason = "max_steps"
         elif self.config.max_time is not None and time.monotonic() - self._fit_start >= self.config.max_time:
             self.stop_reason = "max_time"
+        elif self.stop_requested:
+            self.stop_reason = "stop_requested"
         return bool(self.stop_reason)
 
     def _loop(
