@@ -1,5 +1,11 @@
 """Atomic file writing, shared by every module that writes files: a crash or an exception never leaves a
-half-written file under the final name (temporary file in the same folder, flushed to disk, ``os.replace``)."""
+half-written file under the final name (temporary file in the same folder, flushed to disk, ``os.replace``).
+
+**Permissions.** Every file the library writes is created here (or by ``open``) with mode ``0o666``, so it
+gets ``0o666 & ~umask`` like any file a program creates: 0644 under the usual umask 022, group-writable
+under 002. Writers that would pick their own mode (``tempfile.mkstemp``, safetensors' ``save_file``: 0600,
+unreadable by the rest of a team on a shared server) are not used; their bytes go through
+:func:`write_new_file` or :func:`atomic_binary` instead."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ __all__ = [
     "create_temporary",
     "fsync_folder",
     "remove_stale_temporaries",
+    "write_new_file",
 ]
 
 #: Names of the temporary files :func:`atomic_text` / :func:`atomic_binary` create: ``.NAME.<12 hex>.tmp``.
@@ -46,6 +53,22 @@ def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Pa
         except FileExistsError:
             continue
     raise FileExistsError(f"could not create a temporary file in {directory}")  # pragma: no cover
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (which must not exist) with the library's permissions, write ``data`` and fsync it.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "w.bin"
+        >>> write_new_file(target, b"abc"); target.read_bytes()
+        b'abc'
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @contextlib.contextmanager

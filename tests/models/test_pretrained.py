@@ -164,10 +164,10 @@ def test_overwriting_replaces_weights_and_keeps_other_files(tmp_path: Path) -> N
 def test_a_failed_save_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import ganimation_lib.models.pretrained as pretrained
 
-    def broken_save_file(*args: object, **kwargs: object) -> None:
+    def broken_write(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pretrained, "save_file", broken_save_file)
+    monkeypatch.setattr(pretrained, "write_new_file", broken_write)
     with pytest.raises(OSError, match="disk full"):
         Generator(tiny_generator_config()).save_pretrained(tmp_path / "g")
     assert list(tmp_path.iterdir()) == []

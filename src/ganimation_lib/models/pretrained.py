@@ -44,10 +44,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 from typing_extensions import Self
 
+from .._atomic import write_new_file
 from .._version import __version__
 from ..aus import AU_NAMES
 from .config import read_json
@@ -358,7 +359,8 @@ def write_pretrained(
     staging = target.parent / f".{target.name}.tmp-{save_id[:12]}"
     staging.mkdir()
     try:
-        save_file(tensors, str(staging / WEIGHTS_NAME), metadata=metadata)
+        # Not save_file: it creates the file with mode 0600 (see _atomic: one permission policy for all files).
+        write_new_file(staging / WEIGHTS_NAME, safetensors_bytes(tensors, metadata=metadata))
         with open(staging / CONFIG_NAME, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
