@@ -14,6 +14,7 @@ from .aus import aus_for as aus_for
 from .data import AUDataset as AUDataset
 from .data import AUSample as AUSample
 from .data import SyntheticFaces as SyntheticFaces
+from .errors import OutputWriteError as OutputWriteError
 from .evaluation import AURegressor as AURegressor
 from .evaluation import AURegressorConfig as AURegressorConfig
 from .evaluation import EvaluationReport as EvaluationReport
@@ -52,6 +53,7 @@ __all__ = [
     "GeneratorConfig",
     "GeneratorOutput",
     "LossWeights",
+    "OutputWriteError",
     "Residual",
     "SyntheticFaces",
     "Trainer",

@@ -1,5 +1,6 @@
 """Atomic file writing, shared by every module that writes files: a crash or an exception never leaves a
 half-written file under the final name (temporary file in the same folder, flushed to disk, ``os.replace``).
+A full disk or a read-only folder raises :class:`~ganimation_lib.errors.OutputWriteError` naming the path.
 
 **Permissions.** Every file the library writes is created here (or by ``open``) with mode ``0o666``, so it
 gets ``0o666 & ~umask`` like any file a program creates: 0644 under the usual umask 022, group-writable
@@ -16,6 +17,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
+
+from .errors import writing
 
 __all__ = [
     "TEMPORARY_PATTERN",
@@ -58,6 +61,9 @@ def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Pa
 def write_new_file(path: Path, data: bytes) -> None:
     """Create ``path`` (which must not exist) with the library's permissions, write ``data`` and fsync it.
 
+    Not atomic by itself (write into a staging folder, or wrap it in :func:`atomic_path`); the caller turns an
+    ``OSError`` into the library's error with :func:`~ganimation_lib.errors.writing`.
+
     Examples:
         >>> import tempfile, pathlib
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "w.bin"
@@ -74,16 +80,18 @@ def write_new_file(path: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def _replace_on_success(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
     """Yield a new temporary path next to ``target``; move it onto ``target`` if the block succeeds, else
-    remove it (``target`` is then left as it was)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = create_temporary(target.parent, prefix, suffix)
-    os.close(descriptor)
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    remove it (``target`` is then left as it was). A full disk or a read-only folder, here or in the block,
+    raises an :class:`~ganimation_lib.errors.OutputWriteError` naming ``target``."""
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = create_temporary(target.parent, prefix, suffix)
+        os.close(descriptor)
+        try:
+            yield temporary
+            os.replace(temporary, target)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
+from ..errors import OutputWriteError
 
 __all__ = ["build_parser", "main"]
 
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"ganimation {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OutputWriteError as error:  # a full disk or a read-only folder: the message names path and cause
+        print(f"ganimation {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"ganimation {args.command}: interrupted", file=sys.stderr)
         return 130

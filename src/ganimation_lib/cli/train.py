@@ -20,6 +20,7 @@ from typing import Any
 
 from .._atomic import atomic_text
 from ..data.dataset import AUDataset
+from ..errors import writing
 from ..losses import LossWeights
 from ..models.config import read_json
 from ..models.critic import CRITIC_PRESETS, CriticConfig
@@ -315,7 +316,8 @@ def run(args: argparse.Namespace) -> int:
         val: AUDataset | None = AUDataset(args.data, split="test", test_fraction=args.val_fraction, **common)
     else:
         train, val = AUDataset(args.data, flip=args.flip, **common), None
-    output.mkdir(parents=True, exist_ok=True)
+    with writing(output, "the output folder"):
+        output.mkdir(parents=True, exist_ok=True)
     run_config = {
         "trainer": trainer_config.to_dict(),
         "generator": generator_config.to_dict(),

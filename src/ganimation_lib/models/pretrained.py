@@ -51,6 +51,7 @@ from typing_extensions import Self
 from .._atomic import write_new_file
 from .._version import __version__
 from ..aus import AU_NAMES
+from ..errors import writing
 from .config import read_json
 
 if TYPE_CHECKING:
@@ -330,6 +331,8 @@ def write_pretrained(
     Raises:
         CheckpointError: when ``state_dict`` does not fit ``config`` (key by key).
         FileExistsError: when ``directory`` exists and is not a directory.
+        OutputWriteError: when the disk is full or the folder is not writable (an ``OSError`` naming the
+            path and the cause; a model already in ``directory`` is left as it was).
     """
     model_class = _model_class_for(config)
     names = _resolve_au_names(au_names, config.num_aus)
@@ -353,27 +356,28 @@ def write_pretrained(
     target = Path(directory)
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target} exists and is not a directory; choose another path for the saved model")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(target)
-    # A sibling temp dir keeps everything on one file system, so os.replace is a rename.
-    staging = target.parent / f".{target.name}.tmp-{save_id[:12]}"
-    staging.mkdir()
-    try:
-        # Not save_file: it creates the file with mode 0600 (see _atomic: one permission policy for all files).
-        write_new_file(staging / WEIGHTS_NAME, safetensors_bytes(tensors, metadata=metadata))
-        with open(staging / CONFIG_NAME, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        if not target.exists():
-            os.replace(staging, target)
-        else:
-            # Weights first, config last: the config names the save id the weights must carry.
-            for name in (WEIGHTS_NAME, CONFIG_NAME):
-                os.replace(staging / name, target / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with writing(target, "the model"):  # a full disk or a read-only folder: the library's error
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(target)
+        # A sibling temp dir keeps everything on one file system, so os.replace is a rename.
+        staging = target.parent / f".{target.name}.tmp-{save_id[:12]}"
+        staging.mkdir()
+        try:
+            # Not save_file: it creates the file with mode 0600 (see _atomic: one permission policy for all files).
+            write_new_file(staging / WEIGHTS_NAME, safetensors_bytes(tensors, metadata=metadata))
+            with open(staging / CONFIG_NAME, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            if not target.exists():
+                os.replace(staging, target)
+            else:
+                # Weights first, config last: the config names the save id the weights must carry.
+                for name in (WEIGHTS_NAME, CONFIG_NAME):
+                    os.replace(staging / name, target / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

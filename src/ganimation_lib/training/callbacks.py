@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from .._atomic import atomic_path, atomic_text, remove_stale_temporaries
+from ..errors import writing
 from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state
 from .logfiles import trim_jsonl
 
@@ -262,7 +263,8 @@ class MetricsLogger(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         if not trainer.is_main_process:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        with writing(self.folder, "the log folder"):
+            self.folder.mkdir(parents=True, exist_ok=True)
         if trainer.step > 0:
             self._drop_after(trainer.step)
         if self._tensorboard is not False:
@@ -299,9 +301,11 @@ class MetricsLogger(Callback):
 
     def _record(self, trainer: Trainer, kind: str, metrics: Mapping[str, float]) -> None:
         record = {"kind": kind, "step": trainer.step, "epoch": trainer.epoch, **metrics}
-        with open(self.folder / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        jsonl = self.folder / "metrics.jsonl"
+        with writing(jsonl, "the training log"), open(jsonl, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        self._append_csv(self.folder / f"{kind}.csv", record)
+        with writing(self.folder / f"{kind}.csv", "the training log"):
+            self._append_csv(self.folder / f"{kind}.csv", record)
         if self._writer is not None:
             for name, value in metrics.items():
                 self._writer.add_scalar(f"{kind}/{name}", value, trainer.step)
@@ -319,7 +323,7 @@ class MetricsLogger(Callback):
                 with open(path, encoding="utf-8", newline="") as handle:
                     old_rows = list(csv.DictReader(handle))
             columns = [*(columns or []), *new]
-            with open(path, "w", encoding="utf-8", newline="") as handle:
+            with atomic_text(path) as handle:  # a failed rewrite must not lose the rows already logged
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(old_rows)

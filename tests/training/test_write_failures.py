@@ -1,0 +1,126 @@
+"""A full disk or a read-only folder while writing checkpoints, logs or a model: the library's error, naming
+the path and the cause, with the previous files intact."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+import torch
+
+from ganimation_lib import Generator, OutputWriteError, Trainer
+from ganimation_lib.cli import main
+from ganimation_lib.data.synthetic import SyntheticFaces
+from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.training import load_training_state
+
+from .helpers import RandomAUData, tiny_config, tiny_models
+
+as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores file permissions")
+
+
+def _trainer(folder: Path, max_steps: int) -> Trainer:
+    config = tiny_config(max_steps=max_steps, checkpoint_every=1, log_every=1, keep_checkpoints=5)
+    return Trainer(**tiny_models(), config=config, output_dir=folder, progress=False)
+
+
+def _disk_full_after(limit: int) -> Any:
+    """A torch.save that writes ``limit`` bytes and then finds the disk full, as ENOSPC does."""
+
+    def save(obj: object, handle: BinaryIO, *args: object, **kwargs: object) -> None:
+        handle.write(b"x" * limit)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    return save
+
+
+def test_a_full_disk_during_a_checkpoint_is_named_and_the_previous_checkpoint_is_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _trainer(tmp_path, max_steps=2).fit(RandomAUData(length=4))
+    before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    monkeypatch.setattr(torch, "save", _disk_full_after(1000))
+    with pytest.raises(OutputWriteError, match=r"step-000000003\.pt: No space left on device \(ENOSPC\)") as info:
+        _trainer(tmp_path, max_steps=4).fit(RandomAUData(length=4), resume_from=tmp_path / "checkpoints")
+    assert info.value.errno == errno.ENOSPC and "the disk is full" in str(info.value)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before  # no temporary file left
+    assert load_training_state(tmp_path / "checkpoints")["step"] == 2
+
+
+def test_a_full_disk_while_logging_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = builtins.open
+
+    def full_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("metrics.jsonl") and "a" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", full_open)
+    with pytest.raises(OutputWriteError, match=r"training log .*metrics\.jsonl: No space left on device"):
+        _trainer(tmp_path, max_steps=2).fit(RandomAUData(length=4))
+
+
+def test_a_full_disk_while_exporting_keeps_the_previous_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ganimation_lib.models.pretrained as pretrained
+
+    first = Generator(tiny_models()["generator"])
+    folder = first.save_pretrained(tmp_path / "generator")
+
+    def full(path: Path, data: bytes) -> None:
+        path.write_bytes(data[:100])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pretrained, "write_new_file", full)
+    with pytest.raises(OutputWriteError, match=r"cannot write the model .*generator: No space left on device"):
+        Generator(tiny_models()["generator"]).save_pretrained(folder)
+    monkeypatch.undo()
+    kept = from_pretrained(folder)
+    assert all(torch.equal(v, first.state_dict()[k]) for k, v in kept.state_dict().items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generator"]
+
+
+def test_ganimation_train_on_a_full_disk_exits_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = SyntheticFaces(num_identities=2, items_per_identity=2, image_size=32).write(tmp_path / "data")
+    monkeypatch.setattr(torch, "save", _disk_full_after(10))
+    argv = ["train", str(data), "--output", str(tmp_path / "run"), "--image-size", "32", "--max-steps", "1"]
+    argv += ["--generator-conv-dim", "8", "--generator-num-residual-blocks", "1", "--critic-conv-dim", "8"]
+    argv += ["--critic-depth", "4", "--batch-size", "2", "--device", "cpu", "--no-progress", "--val-fraction", "0"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "ganimation train: error: cannot write" in err and "step-000000001.pt: No space left on device" in err
+
+
+@as_root
+def test_a_read_only_checkpoint_folder_is_named_and_the_previous_checkpoint_is_intact(tmp_path: Path) -> None:
+    _trainer(tmp_path, max_steps=2).fit(RandomAUData(length=4))
+    folder = tmp_path / "checkpoints"
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(OutputWriteError, match=r"step-000000003\.pt: Permission denied .*not writable"):
+            _trainer(tmp_path, max_steps=4).fit(RandomAUData(length=4), resume_from=folder)
+    finally:
+        folder.chmod(0o755)
+    assert load_training_state(folder)["step"] == 2
+
+
+@as_root
+def test_a_read_only_output_folder_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = SyntheticFaces(num_identities=2, items_per_identity=2, image_size=32).write(tmp_path / "data")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        argv = ["train", str(data), "--output", str(locked / "run"), "--image-size", "32", "--max-steps", "1"]
+        argv += ["--device", "cpu", "--no-progress"]
+        assert main(argv) == 1
+        with pytest.raises(OutputWriteError, match="Permission denied"):
+            Generator(tiny_models()["generator"]).save_pretrained(locked / "generator")
+    finally:
+        locked.chmod(0o755)
+    assert "cannot write the output folder" in capsys.readouterr().err
