@@ -440,13 +440,16 @@ class Trainer:
         return metrics, True
 
     def _critic_phase(
-        self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor
+        self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor, translated: GeneratorOutput | None
     ) -> tuple[dict[str, float], bool]:
         cfg, w = self.config, self.config.loss_weights
         _set_requires_grad(self.generator, False)
         _set_requires_grad(self.critic, True)
-        with torch.no_grad(), self.precision.autocast():
-            fake = self._train_generator(real, target).image.detach()
+        if translated is not None:
+            fake = translated.image.detach()
+        else:
+            with torch.no_grad(), self.precision.autocast():
+                fake = self._train_generator(real, target).image.detach()
         with self.precision.autocast():
             real_out = self._train_critic(real)
             fake_out = self._train_critic(fake)
@@ -481,13 +484,12 @@ class Trainer:
         return score
 
     def _generator_phase(
-        self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor
+        self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor, fake: GeneratorOutput
     ) -> tuple[dict[str, float], bool]:
         cfg, w = self.config, self.config.loss_weights
         _set_requires_grad(self.generator, True)
         _set_requires_grad(self.critic, False)
         with self.precision.autocast():
-            fake: GeneratorOutput = self._train_generator(real, target)
             judged: CriticOutput = self._train_critic(fake.image)
             rec: GeneratorOutput = self._train_generator(fake.image, aus)
         smooth = cfg.smoothness_form
@@ -523,12 +525,19 @@ class Trainer:
         """Run one iteration on ``batch`` (critic phase, and the generator phase when due); return its metrics."""
         real, aus, target = self._to_device(batch)
         lr_factor = self._apply_lr()
-        metrics, critic_ok = self._critic_phase(batch, real, aus, target)
+        translated = None
+        if self._generator_due():
+            # The critic phase does not change the generator, so G(real, target) is the same in both phases:
+            # computed once, with its graph, it is the critic's fake (detached) and the generator phase's output.
+            _set_requires_grad(self.generator, True)
+            with self.precision.autocast():
+                translated = self._train_generator(real, target)
+        metrics, critic_ok = self._critic_phase(batch, real, aus, target, translated)
         for cb in self.callbacks:
             cb.on_phase_end(self, "critic", metrics)
         generator_ok = True
-        if self._generator_due():
-            gen_metrics, generator_ok = self._generator_phase(batch, real, aus, target)
+        if translated is not None:
+            gen_metrics, generator_ok = self._generator_phase(batch, real, aus, target, translated)
             for cb in self.callbacks:
                 cb.on_phase_end(self, "generator", gen_metrics)
             metrics.update(gen_metrics)
