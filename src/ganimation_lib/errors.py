@@ -56,12 +56,30 @@ def _advice(code: int | None) -> str:
     return ""
 
 
+def _masked_os_error(error: RuntimeError) -> OSError | None:
+    """The ``OSError`` (with an ``errno``) that ``error`` was raised while handling, if any.
+
+    ``torch.save`` into a file reports a failed write this way: the ``OSError`` of the write (``ENOSPC``,
+    ``EFBIG``) is raised inside its zip writer, whose clean-up then fails with a ``RuntimeError`` about file
+    positions ("unexpected pos ..."), which replaces it.
+    """
+    seen: BaseException | None = error.__context__
+    for _ in range(8):  # a short chain; cycles are impossible in practice but cost nothing to rule out
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return seen
+        seen = seen.__context__
+    return None
+
+
 @contextlib.contextmanager
 def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
     """Turn an operating-system error raised in the block into an :class:`OutputWriteError` about ``path``.
 
-    Only errors with an ``errno`` are converted (a full disk, a read-only folder, an I/O error); others,
-    such as an encoder refusing an image mode, pass through unchanged.
+    Only errors with an ``errno`` are converted (a full disk, a read-only folder, an I/O error), also when a
+    writer masked one with its own ``RuntimeError`` while cleaning up (``torch.save``'s zip writer does);
+    others, such as an encoder refusing an image mode, pass through unchanged.
 
     Args:
         path: The file being written (named in the message).
@@ -71,8 +89,9 @@ def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
         yield
     except OutputWriteError:
         raise
-    except OSError as error:
-        if error.errno is None:
+    except (OSError, RuntimeError) as raised:
+        error = raised if isinstance(raised, OSError) else _masked_os_error(raised)
+        if error is None or error.errno is None:
             raise
         name = errno.errorcode.get(error.errno, str(error.errno))
         subject = f"{what} {path}" if what else str(path)
@@ -80,4 +99,4 @@ def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
             f"cannot write {subject}: {error.strerror or error} ({name}){_advice(error.errno)}. "
             "Nothing was half-written: files already there are unchanged"
         )
-        raise OutputWriteError(message, path, error) from error
+        raise OutputWriteError(message, path, error) from raised

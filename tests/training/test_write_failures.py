@@ -4,8 +4,11 @@ the path and the cause, with the previous files intact."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -15,8 +18,9 @@ import torch
 from ganimation_lib import Generator, OutputWriteError, Trainer
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
+from ganimation_lib.errors import writing
 from ganimation_lib.models.pretrained import from_pretrained
-from ganimation_lib.training import load_training_state
+from ganimation_lib.training import load_training_state, save_training_state
 
 from .helpers import RandomAUData, tiny_config, tiny_models
 
@@ -124,3 +128,47 @@ def test_a_read_only_output_folder_is_a_clear_cli_error(tmp_path: Path, capsys: 
     finally:
         locked.chmod(0o755)
     assert "cannot write the output folder" in capsys.readouterr().err
+
+
+def test_an_os_error_that_a_writer_masks_with_a_runtime_error_is_still_the_librarys_error(tmp_path: Path) -> None:
+    # torch.save's zip writer does this: the write's OSError, then "unexpected pos" while cleaning up.
+    with (
+        pytest.raises(OutputWriteError, match=r"x\.pt: No space left on device \(ENOSPC\)") as info,
+        writing(tmp_path / "x.pt"),
+    ):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 197952 vs 197840") from None
+    assert info.value.errno == errno.ENOSPC
+    with pytest.raises(RuntimeError, match="not a write"), writing(tmp_path / "x.pt"):
+        raise RuntimeError("not a write")  # nothing masked: passes through unchanged
+
+
+@contextlib.contextmanager
+def _file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes fail with EFBIG, as on a full disk (no monkeypatch: the real torch.save)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file-size limits")
+def test_a_real_full_disk_during_torch_save_is_named_and_the_previous_checkpoint_is_intact(tmp_path: Path) -> None:
+    target = tmp_path / "step-000000001.pt"
+    save_training_state({"format": 1, "step": 1, "w": torch.ones(4)}, target)
+    before = target.read_bytes()
+    with (
+        _file_size_limit(100_000),
+        pytest.raises(OutputWriteError, match=r"step-000000001\.pt: File too large \(EFBIG\): the disk is full"),
+    ):
+        save_training_state({"format": 1, "step": 1, "w": torch.zeros(100_000)}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
