@@ -21,6 +21,7 @@ from typing import BinaryIO, TextIO
 from .errors import writing
 
 __all__ = [
+    "PATH_TEMPORARY_PATTERN",
     "TEMPORARY_PATTERN",
     "atomic_binary",
     "atomic_path",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Names of the temporary files :func:`atomic_text` / :func:`atomic_binary` create: ``.NAME.<12 hex>.tmp``.
 TEMPORARY_PATTERN = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
+#: Names of those :func:`atomic_path` creates: ``.STEM.<12 hex>SUFFIX`` (the suffix kept for Pillow).
+PATH_TEMPORARY_PATTERN = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{12}(?P<suffix>(?:\.[^.]*)?)$")
 
 
 def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
@@ -161,9 +164,10 @@ def remove_stale_temporaries(folder: Path, final_names: re.Pattern[str]) -> list
     """Delete the temporary files an interrupted write left in ``folder`` for final names ``final_names`` matches.
 
     A ``SIGKILL`` between creating the temporary file and ``os.replace`` leaves ``.NAME.<12 hex>.tmp``
-    behind (nothing else can: an exception removes it). Only files of exactly that form whose ``NAME``
-    matches ``final_names`` are removed, so nobody else's files are touched. Call it where no write of
-    this process is under way (before a save, when a run starts).
+    (:func:`atomic_text`, :func:`atomic_binary`) or ``.STEM.<12 hex>SUFFIX`` (:func:`atomic_path`) behind
+    (nothing else can: an exception removes it). Only files of exactly those forms whose final name
+    (``NAME``, or ``STEM`` + ``SUFFIX``) fully matches ``final_names`` are removed, so nobody else's files
+    are touched. Call it where no write of this process is under way (before a save, when a run starts).
 
     Returns:
         The removed paths.
@@ -177,17 +181,29 @@ def remove_stale_temporaries(folder: Path, final_names: re.Pattern[str]) -> list
         ['.step-1.pt.0123456789ab.tmp']
         >>> sorted(p.name for p in folder.iterdir())
         ['.other.txt.0123456789ab.tmp', 'step-1.pt']
+        >>> _ = (folder / ".step-2.0123456789ab.png").write_text("")  # what atomic_path("step-2.png") leaves
+        >>> [p.name for p in remove_stale_temporaries(folder, re.compile(r"step-\\d+\\.png"))]
+        ['.step-2.0123456789ab.png']
     """
     if not folder.is_dir():
         return []
     removed = []
     for path in folder.iterdir():
-        match = TEMPORARY_PATTERN.match(path.name)
-        if match and final_names.fullmatch(match.group("name")) and path.is_file() and not path.is_symlink():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
+        if not _is_temporary_for(path.name, final_names) or not path.is_file() or path.is_symlink():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
     return removed
+
+
+def _is_temporary_for(name: str, final_names: re.Pattern[str]) -> bool:
+    """Whether ``name`` is a temporary file of one of our atomic writers for a name ``final_names`` matches."""
+    match = TEMPORARY_PATTERN.match(name)
+    if match and final_names.fullmatch(match.group("name")):
+        return True
+    match = PATH_TEMPORARY_PATTERN.match(name)
+    return bool(match and final_names.fullmatch(match.group("stem") + match.group("suffix")))
 
 
 def fsync_folder(folder: Path) -> None:

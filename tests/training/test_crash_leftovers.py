@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from ganimation_lib import Trainer
+from ganimation_lib.cli import main
+from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.training import Checkpointing
 
 from .helpers import RandomAUData, tiny_config, tiny_models
@@ -62,3 +64,29 @@ def test_a_staging_folder_of_a_killed_export_is_removed_by_the_next_one(tmp_path
     unrelated.mkdir()
     trainer.export(tmp_path / "generator")
     assert not stale.exists() and unrelated.exists() and (tmp_path / "generator" / "config.json").is_file()
+
+
+def test_temporary_sample_grids_and_log_rewrites_of_a_killed_run_are_removed_on_resume(tmp_path: Path) -> None:
+    _run(tmp_path, max_steps=2)
+    # What SIGKILL leaves in the middle of atomic_path (a grid) and atomic_text (a CSV rewrite).
+    grid, rewrite = ".step-000000004.0123456789ab.png", ".train.csv.abcdef012345.tmp"
+    stale = [tmp_path / "samples" / grid, tmp_path / "logs" / rewrite]
+    others = [tmp_path / "samples" / ".mine.0123456789ab.png", tmp_path / "logs" / ".notes.txt.0123456789ab.tmp"]
+    for path in [*stale, *others]:
+        path.write_bytes(b"partial")
+    _run(tmp_path, max_steps=3, resume=tmp_path / "checkpoints")
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in others), "only our own temporary files may be removed"
+
+
+def test_a_temporary_run_config_of_a_killed_cli_run_is_removed_by_the_next_start(tmp_path: Path) -> None:
+    data = SyntheticFaces(num_identities=2, items_per_identity=2, image_size=32).write(tmp_path / "data")
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = run / ".run_config.json.0123456789ab.tmp"
+    stale.write_text('{"trainer": ')
+    argv = ["train", str(data), "--output", str(run), "--image-size", "32", "--max-steps", "1", "--device", "cpu"]
+    argv += ["--generator-conv-dim", "8", "--generator-num-residual-blocks", "1", "--critic-conv-dim", "8"]
+    argv += ["--critic-depth", "4", "--batch-size", "2", "--no-progress", "--val-fraction", "0"]
+    assert main(argv) == 0
+    assert not stale.exists() and (run / "run_config.json").is_file()

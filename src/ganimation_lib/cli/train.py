@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_text
+from .._atomic import atomic_text, remove_stale_temporaries
 from ..data.dataset import AUDataset
 from ..errors import writing
 from ..losses import LossWeights
@@ -326,6 +327,7 @@ def run(args: argparse.Namespace) -> int:
         # AUDataset's default split_seed (0): `ganimation evaluate --run` rebuilds the same held-out faces.
         "data_split": {"val_fraction": args.val_fraction, "flip": args.flip, "labels": args.labels, "split_seed": 0},
     }
+    remove_stale_temporaries(output, re.compile(r"run_config\.json"))  # left by a run killed while writing it
     with atomic_text(output / "run_config.json", newline=None) as handle:
         handle.write(json.dumps(run_config, indent=2))
     trainer = Trainer(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,11 @@ __all__ = [
     "make_sample_grid",
     "save_image",
 ]
+
+
+# The files SampleGrid and MetricsLogger write atomically, whose temporary files a killed run may leave.
+_SAMPLE_NAMES = re.compile(r"step-\d+\.png")
+_CSV_NAMES = re.compile(r"(?:train|validation)\.csv")
 
 
 class Callback:
@@ -198,7 +204,8 @@ def tile_columns(columns: Sequence[Tensor], pad: int = 2) -> Tensor:
 class SampleGrid(Callback):
     """Writes ``samples/step-N.png`` (see :func:`make_sample_grid`) every ``every`` iterations and at the end.
 
-    Uses the trainer's fixed validation faces and the sampling generator (the EMA when enabled).
+    Uses the trainer's fixed validation faces and the sampling generator (the EMA when enabled). Temporary
+    files a run killed while writing a grid left (``.step-N.<hex>.png``) are removed when a run starts.
 
     Args:
         folder: Output folder.
@@ -230,6 +237,10 @@ class SampleGrid(Callback):
         self.written.append(path)
         return path
 
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.is_main_process:
+            remove_stale_temporaries(self.folder, _SAMPLE_NAMES)  # left by a run killed mid-write
+
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
         if self.every and trainer.step % self.every == 0:
             self.write(trainer)
@@ -243,7 +254,8 @@ class MetricsLogger(Callback):
     """Appends metrics to ``metrics.jsonl`` and ``train.csv`` / ``validation.csv``; to TensorBoard when installed.
 
     Training metrics are logged every ``every`` iterations (averaged over them); validation figures
-    every time validation runs.
+    every time validation runs. Temporary files a run killed while rewriting a CSV left
+    (``.train.csv.<hex>.tmp``) are removed when a run starts.
 
     Args:
         folder: Output folder.
@@ -265,6 +277,7 @@ class MetricsLogger(Callback):
             return
         with writing(self.folder, "the log folder"):
             self.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.folder, _CSV_NAMES)  # left by a run killed mid-rewrite
         if trainer.step > 0:
             self._drop_after(trainer.step)
         if self._tensorboard is not False:
