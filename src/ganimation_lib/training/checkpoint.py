@@ -5,12 +5,19 @@ A checkpoint is a plain nested dict of tensors, numbers, strings, lists and dict
 written to a temporary file in the same folder, flushed to disk and moved into place with ``os.replace``,
 so a crash (even ``SIGKILL``) during a save leaves the previous checkpoint untouched.
 
+Reading one back checks what a :class:`~ganimation_lib.training.Trainer` would otherwise trip over with a
+``KeyError`` or a ``RuntimeError`` halfway through restoring it: every entry it restores is there with the
+right type, the network weights fit the configs stored with them, and none of them is NaN or infinite.
+
 Examples:
     >>> import tempfile, pathlib
+    >>> from ganimation_lib import CriticConfig, GeneratorConfig, Trainer
+    >>> trainer = Trainer(generator=GeneratorConfig(image_size=32, conv_dim=8, num_residual_blocks=1),
+    ...                   critic=CriticConfig(image_size=32, conv_dim=8, depth=4), progress=False)
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> path = save_training_state({"format": 1, "step": 3, "w": torch.ones(2)}, folder / "step-3.pt")
+    >>> path = save_training_state(trainer.state_dict(), folder / "step-000000003.pt")
     >>> load_training_state(path)["step"]
-    3
+    0
 """
 
 from __future__ import annotations
@@ -23,14 +30,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from .._atomic import atomic_binary, fsync_folder
-from ..models.pretrained import CheckpointError
+from ..models.critic import CriticConfig
+from ..models.generator import GeneratorConfig
+from ..models.pretrained import CheckpointError, build_on_meta, check_finite_weights, state_dict_mismatches
 from ..models.safe_load import load_weights_only
 
 __all__ = [
     "CHECKPOINT_PATTERN",
+    "TRAINER_FORMAT",
     "capture_rng_state",
+    "check_trainer_state",
     "checkpoint_path",
     "latest_checkpoint",
     "list_checkpoints",
@@ -42,6 +54,12 @@ __all__ = [
 
 #: File names of step checkpoints: ``step-000001234.pt``.
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
+#: The ``format`` of the checkpoints :meth:`Trainer.state_dict <ganimation_lib.training.Trainer.state_dict>`
+#: writes (``trainer.CHECKPOINT_FORMAT``); :func:`load_training_state` checks their contents.
+TRAINER_FORMAT = 1
+# What Trainer.load_state_dict restores: counters, and the entries that must be dicts.
+_COUNTERS = ("step", "generator_step", "epoch", "batch_in_epoch", "nonfinite_streak")
+_TABLES = ("generator", "critic", "generator_optimizer", "critic_optimizer", "generator_scaler", "critic_scaler", "rng")
 
 
 def checkpoint_path(folder: str | os.PathLike[str], step: int) -> Path:
@@ -64,7 +82,10 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
     Raises:
         FileNotFoundError: if ``path`` does not exist (the message lists the checkpoints that do).
         CheckpointError: if the file is not a training checkpoint of this library: unreadable, truncated, or
-            a pickle that asks to call a global while loading (named; nothing in it is executed).
+            a pickle that asks to call a global while loading (named; nothing in it is executed); or, for a
+            :class:`~ganimation_lib.training.Trainer` checkpoint, an entry it restores is missing or of the
+            wrong type, the network weights do not fit their stored configs, or a weight is NaN/inf (named:
+            resuming would train on, and export, a network that outputs NaN).
     """
     path = Path(path)
     if path.is_dir():
@@ -85,7 +106,72 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
     )
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path} is not a ganimation_lib training checkpoint (no 'format' key)")
+    if state["format"] == TRAINER_FORMAT:
+        check_trainer_state(state, str(path))
     return state
+
+
+def check_trainer_state(state: dict[str, Any], source: str) -> None:
+    """Raise a :class:`CheckpointError` naming ``source`` unless ``state`` holds what a Trainer restores.
+
+    Checked: the counters are whole numbers >= 0; the networks, optimizers, scalers and RNG states are
+    dicts; the generator, critic and EMA weights are tensors that fit the configs stored beside them (when
+    stored: a custom network has none) and are finite.
+
+    Examples:
+        >>> check_trainer_state({"format": 1}, "step-000000004.pt")
+        Traceback (most recent call last):
+        ...
+        ganimation_lib.models.pretrained.CheckpointError: step-000000004.pt is not a complete ganimation_lib \
+training checkpoint: it lacks ['step', 'generator_step', 'epoch', 'batch_in_epoch', 'nonfinite_streak', \
+'generator', 'critic', 'generator_optimizer', 'critic_optimizer', 'generator_scaler', 'critic_scaler', 'rng', \
+'ema']; resume from another checkpoint
+    """
+    missing = [key for key in (*_COUNTERS, *_TABLES, "ema") if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{source} is not a complete ganimation_lib training checkpoint: it lacks {missing}; "
+            "resume from another checkpoint"
+        )
+    for key in _COUNTERS:
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{source}: {key!r} is {value!r}, not a whole number >= 0; the file was altered")
+    for key in _TABLES:
+        if not isinstance(state[key], dict):
+            kind = type(state[key]).__name__
+            raise CheckpointError(f"{source}: {key!r} is a {kind}, not a dict; the file was altered")
+    if not isinstance(state["rng"].get("torch"), Tensor) or state["rng"]["torch"].dtype != torch.uint8:
+        raise CheckpointError(f"{source}: the stored RNG state is not torch's (a uint8 tensor); the file was altered")
+    networks = (("generator", "generator_config"), ("critic", "critic_config"), ("ema", "generator_config"))
+    for key, config_key in networks:
+        weights = state[key]
+        if weights is None and key == "ema":
+            continue
+        if not isinstance(weights, dict) or not all(isinstance(v, Tensor) for v in weights.values()):
+            raise CheckpointError(f"{source}: {key!r} is not a dict of tensors; the file was altered")
+        _check_fits_config(weights, state.get(config_key), key, source)
+        check_finite_weights(weights, source=f"{source} ({key})")
+
+
+def _check_fits_config(weights: dict[str, Tensor], stored: object, key: str, source: str) -> None:
+    """The weights have every tensor of the stored config's network, in its shape (extra ones are allowed:
+    a subclass may add some)."""
+    if not stored:
+        return  # a custom network without a config: nothing to compare with
+    config_cls = CriticConfig if key == "critic" else GeneratorConfig
+    try:
+        config = config_cls.from_dict(dict(stored))  # type: ignore[call-overload]
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: the stored {key} config cannot be used: {error}") from None
+    expected = {name: tuple(tensor.shape) for name, tensor in build_on_meta(config).state_dict().items()}
+    problems = [p for p in state_dict_mismatches(expected, weights) if not p.startswith("unexpected")]
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems[:10]) + ("\n  - ..." if len(problems) > 10 else "")
+        raise CheckpointError(
+            f"{source}: the {key} weights do not fit the {config_cls.__name__} stored with them:\n{shown}\n"
+            "the file was altered or damaged: resume from another checkpoint"
+        )
 
 
 def list_checkpoints(folder: str | os.PathLike[str]) -> list[Path]:
