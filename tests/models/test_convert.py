@@ -344,6 +344,7 @@ def test_mismatches_are_listed_key_by_key_in_the_files_own_names(tmp_path: Path)
     with pytest.raises(CheckpointError) as caught:
         load_checkpoint(tmp_path / "g.pth")
     message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'g.pth'}: ")  # which file, not only which weights
     assert "missing: main.14.weight (expected shape (16, 8, 4, 4))" in message
     assert "wrong shape: img_reg.0.weight is (3, 5, 7, 7), expected (3, 8, 7, 7)" in message
     assert "unexpected: extra.weight" in message
@@ -352,7 +353,7 @@ def test_mismatches_are_listed_key_by_key_in_the_files_own_names(tmp_path: Path)
 
 def test_unknown_layouts_are_named(tmp_path: Path) -> None:
     torch.save({"backbone.layer1.weight": torch.zeros(3, 3)}, tmp_path / "x.pth")
-    with pytest.raises(CheckpointError, match=r"backbone\.layer1\.weight.*match none of the known layouts"):
+    with pytest.raises(CheckpointError, match=r"x\.pth: .*backbone\.layer1\.weight.*match none of the known layouts"):
         load_checkpoint(tmp_path / "x.pth")
 
 

@@ -660,7 +660,10 @@ def import_checkpoint(
     obj = read_checkpoint_file(source)
     state_dict, pick_notes, stored_config = _pick_state_dict(obj, kind, str(source))
     check_finite_weights(state_dict, source=str(source))  # named as the file names them
-    converted = convert_state_dict(state_dict, kind=kind, image_size=image_size, config=stored_config)
+    try:
+        converted = convert_state_dict(state_dict, kind=kind, image_size=image_size, config=stored_config)
+    except CheckpointError as error:  # about the weights, not the file: say which file they came from
+        raise CheckpointError(f"{source}: {error}") from None
     model = build_on_meta(converted.config)
     load_state_dict_checked(model, converted.state_dict, source=str(source))
     return ImportedCheckpoint(
