@@ -93,8 +93,16 @@ def _reshape(state: dict[str, Any]) -> None:
         (lambda state: state.update(rng={}), r"RNG state is not torch's"),
         (_reshape, r"critic weights do not fit the CriticConfig .*\n  - wrong shape: score_head\.weight is \(2, 2\)"),
         (_poison, r"\(generator\) are not finite: attention_head\.weight holds 1 NaN/inf"),
+        (
+            lambda state: state.update(generator_optimizer={"state": {}, "param_groups": []}),
+            r"the generator optimizer state is not one of the generator's parameters",
+        ),
+        (
+            lambda state: state.update(callbacks={"MetricsLogger": {"sums": "x", "counts": {}}}),
+            r"the MetricsLogger sums are not numbers",
+        ),
     ],
-    ids=["format only", "step is text", "no rng", "wrong shape", "nan weight"],
+    ids=["format only", "step is text", "no rng", "wrong shape", "nan weight", "optimizer", "callbacks"],
 )
 def test_an_altered_training_checkpoint_is_refused_by_name_before_anything_is_restored(
     change: Callable[[dict[str, Any]], None], message: str, tmp_path: Path

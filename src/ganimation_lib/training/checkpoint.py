@@ -116,7 +116,8 @@ def check_trainer_state(state: dict[str, Any], source: str) -> None:
 
     Checked: the counters are whole numbers >= 0; the networks, optimizers, scalers and RNG states are
     dicts; the generator, critic and EMA weights are tensors that fit the configs stored beside them (when
-    stored: a custom network has none) and are finite.
+    stored: a custom network has none) and are finite; each optimizer state has parameter groups covering
+    at least the network's parameters; the callbacks' states are dicts (``MetricsLogger``'s of numbers).
 
     Examples:
         >>> check_trainer_state({"format": 1}, "step-000000004.pt")
@@ -150,21 +151,54 @@ training checkpoint: it lacks ['step', 'generator_step', 'epoch', 'batch_in_epoc
             continue
         if not isinstance(weights, dict) or not all(isinstance(v, Tensor) for v in weights.values()):
             raise CheckpointError(f"{source}: {key!r} is not a dict of tensors; the file was altered")
-        _check_fits_config(weights, state.get(config_key), key, source)
+        parameters = _check_fits_config(weights, state.get(config_key), key, source)
         check_finite_weights(weights, source=f"{source} ({key})")
+        if key != "ema":
+            _check_optimizer(state[f"{key}_optimizer"], parameters, key, source)
+    _check_callbacks(state.get("callbacks", {}), source)
 
 
-def _check_fits_config(weights: dict[str, Tensor], stored: object, key: str, source: str) -> None:
+def _check_optimizer(optimizer: dict[str, Any], parameters: int, key: str, source: str) -> None:
+    """A torch optimizer state (``state`` and ``param_groups`` of parameter indices) for ``parameters``."""
+    groups = optimizer.get("param_groups")
+    if (
+        isinstance(optimizer.get("state"), dict)
+        and isinstance(groups, list)
+        and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+        and sum(len(g["params"]) for g in groups) >= max(parameters, 1)
+    ):
+        return
+    raise CheckpointError(
+        f"{source}: the {key} optimizer state is not one of the {key}'s parameters ({parameters}); "
+        "the file was altered or damaged: resume from another checkpoint"
+    )
+
+
+def _check_callbacks(callbacks: object, source: str) -> None:
+    """Callback states are dicts; ``MetricsLogger``'s (its averaging window) maps names to numbers."""
+    if not isinstance(callbacks, dict) or not all(isinstance(v, dict) for v in callbacks.values()):
+        raise CheckpointError(f"{source}: the callbacks' states are not dicts; the file was altered")
+    window = callbacks.get("MetricsLogger", {})
+    for part, kind in (("sums", (int, float)), ("counts", int)):
+        values = window.get(part, {})
+        if not isinstance(values, dict) or not all(
+            isinstance(v, kind) and not isinstance(v, bool) for v in values.values()
+        ):
+            raise CheckpointError(f"{source}: the MetricsLogger {part} are not numbers; the file was altered")
+
+
+def _check_fits_config(weights: dict[str, Tensor], stored: object, key: str, source: str) -> int:
     """The weights have every tensor of the stored config's network, in its shape (extra ones are allowed:
-    a subclass may add some)."""
+    a subclass may add some). Returns the number of that network's parameters (0 without a config)."""
     if not stored:
-        return  # a custom network without a config: nothing to compare with
+        return 0  # a custom network without a config: nothing to compare with
     config_cls = CriticConfig if key == "critic" else GeneratorConfig
     try:
         config = config_cls.from_dict(dict(stored))  # type: ignore[call-overload]
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: the stored {key} config cannot be used: {error}") from None
-    expected = {name: tuple(tensor.shape) for name, tensor in build_on_meta(config).state_dict().items()}
+    network = build_on_meta(config)
+    expected = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}
     problems = [p for p in state_dict_mismatches(expected, weights) if not p.startswith("unexpected")]
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:10]) + ("\n  - ..." if len(problems) > 10 else "")
@@ -172,6 +206,7 @@ def _check_fits_config(weights: dict[str, Tensor], stored: object, key: str, sou
             f"{source}: the {key} weights do not fit the {config_cls.__name__} stored with them:\n{shown}\n"
             "the file was altered or damaged: resume from another checkpoint"
         )
+    return sum(1 for _ in network.parameters())
 
 
 def list_checkpoints(folder: str | os.PathLike[str]) -> list[Path]:
