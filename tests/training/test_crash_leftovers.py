@@ -68,9 +68,9 @@ def test_a_staging_folder_of_a_killed_export_is_removed_by_the_next_one(tmp_path
 
 def test_temporary_sample_grids_and_log_rewrites_of_a_killed_run_are_removed_on_resume(tmp_path: Path) -> None:
     _run(tmp_path, max_steps=2)
-    # What SIGKILL leaves in the middle of atomic_path (a grid) and atomic_text (a CSV rewrite).
-    grid, rewrite = ".step-000000004.0123456789ab.png", ".train.csv.abcdef012345.tmp"
-    stale = [tmp_path / "samples" / grid, tmp_path / "logs" / rewrite]
+    # What SIGKILL leaves in the middle of atomic_path (a grid) and atomic_text (a CSV rewrite, a log trim).
+    logs = [".train.csv.abcdef012345.tmp", ".metrics.jsonl.0a1b2c3d4e5f.tmp"]
+    stale = [tmp_path / "samples" / ".step-000000004.0123456789ab.png", *(tmp_path / "logs" / n for n in logs)]
     others = [tmp_path / "samples" / ".mine.0123456789ab.png", tmp_path / "logs" / ".notes.txt.0123456789ab.tmp"]
     for path in [*stale, *others]:
         path.write_bytes(b"partial")

@@ -45,7 +45,7 @@ __all__ = [
 
 # The files SampleGrid and MetricsLogger write atomically, whose temporary files a killed run may leave.
 _SAMPLE_NAMES = re.compile(r"step-\d+\.png")
-_CSV_NAMES = re.compile(r"(?:train|validation)\.csv")
+_LOG_NAMES = re.compile(r"(?:train|validation)\.csv|metrics\.jsonl")
 
 
 class Callback:
@@ -254,8 +254,8 @@ class MetricsLogger(Callback):
     """Appends metrics to ``metrics.jsonl`` and ``train.csv`` / ``validation.csv``; to TensorBoard when installed.
 
     Training metrics are logged every ``every`` iterations (averaged over them); validation figures
-    every time validation runs. Temporary files a run killed while rewriting a CSV left
-    (``.train.csv.<hex>.tmp``) are removed when a run starts.
+    every time validation runs. Temporary files a run killed while rewriting a log left
+    (``.train.csv.<hex>.tmp``, ``.metrics.jsonl.<hex>.tmp``) are removed when a run starts.
 
     Args:
         folder: Output folder.
@@ -277,7 +277,7 @@ class MetricsLogger(Callback):
             return
         with writing(self.folder, "the log folder"):
             self.folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.folder, _CSV_NAMES)  # left by a run killed mid-rewrite
+        remove_stale_temporaries(self.folder, _LOG_NAMES)  # left by a run killed mid-rewrite
         if trainer.step > 0:
             self._drop_after(trainer.step)
         if self._tensorboard is not False:
