@@ -23,6 +23,7 @@ from .errors import writing
 __all__ = [
     "PATH_TEMPORARY_PATTERN",
     "TEMPORARY_PATTERN",
+    "append_whole",
     "atomic_binary",
     "atomic_path",
     "atomic_text",
@@ -158,6 +159,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     target = Path(path)
     with _replace_on_success(target, f".{target.stem}.", target.suffix) as temporary:
         yield temporary
+
+
+def append_whole(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created with the library's permissions if new): all of it, or none.
+
+    A full disk can stop a write part-way; the file is then cut back to its previous length before the
+    error is raised, so a log never ends in half a line. The caller turns the ``OSError`` into the library's
+    error with :func:`~ganimation_lib.errors.writing`.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> append_whole(target, b"{}\\n"); append_whole(target, b"[]\\n"); target.read_bytes()
+        b'{}\\n[]\\n'
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        start = os.fstat(descriptor).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, start)
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def remove_stale_temporaries(folder: Path, final_names: re.Pattern[str]) -> list[Path]:

@@ -3,7 +3,6 @@ the path and the cause, with the previous files intact."""
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import errno
 import os
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 from ganimation_lib import Generator, OutputWriteError, Trainer
+from ganimation_lib._atomic import append_whole
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.errors import writing
@@ -57,14 +57,16 @@ def test_a_full_disk_during_a_checkpoint_is_named_and_the_previous_checkpoint_is
 
 
 def test_a_full_disk_while_logging_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open = builtins.open
+    import ganimation_lib.training.callbacks as callbacks
 
-    def full_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if str(file).endswith("metrics.jsonl") and "a" in mode:
+    real_append = callbacks.append_whole
+
+    def full_append(path: Path, data: bytes) -> None:
+        if path.name == "metrics.jsonl":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_open(file, mode, *args, **kwargs)
+        real_append(path, data)
 
-    monkeypatch.setattr(builtins, "open", full_open)
+    monkeypatch.setattr(callbacks, "append_whole", full_append)
     with pytest.raises(OutputWriteError, match=r"training log .*metrics\.jsonl: No space left on device"):
         _trainer(tmp_path, max_steps=2).fit(RandomAUData(length=4))
 
@@ -172,3 +174,15 @@ def test_a_real_full_disk_during_torch_save_is_named_and_the_previous_checkpoint
         save_training_state({"format": 1, "step": 1, "w": torch.zeros(100_000)}, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file-size limits")
+def test_a_full_disk_in_the_middle_of_a_log_line_leaves_no_half_line(tmp_path: Path) -> None:
+    # The logs are appended to, not replaced: a write that stops part-way is cut back, so the message's
+    # "nothing was half-written" holds for them too (a half row of train.csv would survive a resume).
+    log = tmp_path / "metrics.jsonl"
+    append_whole(log, b'{"step": 1}\n')
+    with _file_size_limit(log.stat().st_size + 5), pytest.raises(OSError) as info:
+        append_whole(log, b'{"step": 2, "critic/total": 0.5}\n')
+    assert info.value.errno == errno.EFBIG
+    assert log.read_bytes() == b'{"step": 1}\n'

@@ -12,6 +12,7 @@ files do so only on the main process, so the same list works under ``torchrun``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
@@ -24,7 +25,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .._atomic import atomic_path, atomic_text, remove_stale_temporaries
+from .._atomic import append_whole, atomic_path, atomic_text, remove_stale_temporaries
 from ..errors import writing
 from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state
 from .logfiles import trim_jsonl
@@ -315,8 +316,8 @@ class MetricsLogger(Callback):
     def _record(self, trainer: Trainer, kind: str, metrics: Mapping[str, float]) -> None:
         record = {"kind": kind, "step": trainer.step, "epoch": trainer.epoch, **metrics}
         jsonl = self.folder / "metrics.jsonl"
-        with writing(jsonl, "the training log"), open(jsonl, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with writing(jsonl, "the training log"):  # a whole line or none, also on a full disk
+            append_whole(jsonl, (json.dumps(record) + "\n").encode("utf-8"))
         with writing(self.folder / f"{kind}.csv", "the training log"):
             self._append_csv(self.folder / f"{kind}.csv", record)
         if self._writer is not None:
@@ -341,8 +342,9 @@ class MetricsLogger(Callback):
                 writer.writeheader()
                 writer.writerows(old_rows)
         self._columns[path.name] = columns
-        with open(path, "a", encoding="utf-8", newline="") as handle:
-            csv.DictWriter(handle, fieldnames=columns).writerow(dict(record))
+        line = io.StringIO(newline="")
+        csv.DictWriter(line, fieldnames=columns).writerow(dict(record))
+        append_whole(path, line.getvalue().encode("utf-8"))  # a whole row or none, also on a full disk
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
         for name, value in metrics.items():
