@@ -49,8 +49,7 @@ def test_gradient_penalty_is_reproducible_with_an_rng() -> None:
     critic = Critic(tiny_critic_config())
     real, fake = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     values = [
-        gradient_penalty(lambda x: critic(x).score, real, fake, rng=torch.Generator().manual_seed(3))
-        for _ in range(2)
+        gradient_penalty(lambda x: critic(x).score, real, fake, rng=torch.Generator().manual_seed(3)) for _ in range(2)
     ]
     assert torch.equal(values[0], values[1])
 

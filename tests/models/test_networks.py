@@ -241,7 +241,9 @@ def test_au_modulation_starts_official_and_reaches_the_face_centre() -> None:
     modulated = Generator(tiny_generator_config(image_size=64, au_modulation=True))
     modulated.load_state_dict(plain.state_dict(), strict=False)  # the FiLM layers stay zero
     assert {k for k in modulated.state_dict() if k not in plain.state_dict()} == {
-        f"modulation.{i}.{w}" for i in range(4) for w in ("weight", "bias")  # 2 residual blocks + 2 upsamplings
+        f"modulation.{i}.{w}"
+        for i in range(4)
+        for w in ("weight", "bias")  # 2 residual blocks + 2 upsamplings
     }
     images = torch.rand(2, 3, 64, 64) * 2 - 1
     neutral, smile = torch.zeros(2, 17), torch.ones(2, 17)

@@ -32,8 +32,16 @@ def test_fast_recipe_at_32_px_is_the_demo_recipe() -> None:
 
 def test_flags_presets_and_config_sections_override_the_recipe() -> None:
     trainer, generator, critic = _configs(
-        "--recipe", "fast", "--image-size", "64", "--generator-conv-dim", "24", "--weight-color-smoothness", "0",
-        "--max-steps", "7",
+        "--recipe",
+        "fast",
+        "--image-size",
+        "64",
+        "--generator-conv-dim",
+        "24",
+        "--weight-color-smoothness",
+        "0",
+        "--max-steps",
+        "7",
     )
     assert generator.conv_dim == 24 and generator.au_modulation  # the rest of the recipe stays
     assert trainer.loss_weights.color_smoothness == 0.0 and trainer.max_steps == 7 and trainer.n_critic == 1
