@@ -40,6 +40,7 @@ __all__ = [
     "aus_for",
     "aus_from_dict",
     "canonical_au_name",
+    "check_au_names",
     "expression_names",
 ]
 
@@ -147,7 +148,14 @@ def canonical_au_name(name: str | int) -> str:
     return f"AU{int(match.group(1)):02d}"
 
 
-def _check_au_names(au_names: Sequence[str]) -> tuple[str, ...]:
+def check_au_names(au_names: Sequence[str]) -> tuple[str, ...]:
+    """``au_names`` as a tuple of canonical names (``"AU6"`` → ``"AU06"``), or a ``ValueError`` naming the
+    bad or repeated name. Readers and datasets call it on every list of AU names they accept.
+
+    Examples:
+        >>> check_au_names(["AU6", "AU12"])
+        ('AU06', 'AU12')
+    """
     if isinstance(au_names, tuple) and all(isinstance(n, str) for n in au_names):
         return _check_au_name_tuple(au_names)  # cached: readers call this once per file
     return _check_au_name_tuple.__wrapped__(tuple(au_names))
@@ -179,7 +187,7 @@ def au_index(name: str | int, au_names: Sequence[str] = AU_NAMES) -> int:
         (8, 16, 1)
     """
     canonical = canonical_au_name(name)
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     if canonical not in names:
         raise ValueError(f"{canonical} is not in this AU layout; it has {list(names)}")
     return names.index(canonical)
@@ -226,7 +234,7 @@ def aus_for(name: str, intensity: float = 1.0, au_names: Sequence[str] = AU_NAME
         raise ValueError(f"intensity must be a finite number, got {intensity!r}")
     if intensity < 0:
         raise ValueError(f"intensity must be >= 0 (0 = neutral, 1 = the preset), got {intensity}")
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     vector = torch.zeros(len(names), dtype=torch.float32)
     for au, raw in EXPRESSIONS[key].items():
         if au in names:
@@ -260,7 +268,7 @@ def aus_from_dict(
         >>> round(float(v[au_index("AU12")]), 2), round(float(v[au_index("AU15")]), 2)
         (1.0, 0.6)
     """
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     if base is None:
         vector = torch.zeros(len(names), dtype=torch.float32)
     else:

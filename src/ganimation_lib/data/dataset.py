@@ -38,7 +38,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..aus import AU_NAMES, AU_SCALE, _check_au_names
+from ..aus import AU_NAMES, AU_SCALE, check_au_names
 from .errors import DataFormatError
 from .image_io import open_image, readable_image
 from .labels import AUTable, read_ids, read_labels
@@ -211,7 +211,7 @@ class AUDataset(Dataset[AUSample]):
         self.images_dir = self._resolve_images(images)
         self.labels_path = self._resolve_labels(labels)
         self.image_size = image_size
-        self.au_names = _check_au_names(au_names)
+        self.au_names = check_au_names(au_names)
         self.au_scale = float(au_scale)
         self.flip = flip_probability
         self.target_sampler: TargetSampler = target_sampler if target_sampler is not None else RandomOtherTarget()

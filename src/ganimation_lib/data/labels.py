@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from .._atomic import atomic_text
-from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
+from ..aus import AU_NAMES, AU_SCALE, canonical_au_name, check_au_names
 from .errors import DataFormatError, UnsafePickleError
 from .textfiles import csv_rows, open_text, parse_values
 
@@ -120,7 +120,7 @@ class AUTable:
         Raises:
             ValueError: If an AU of ``au_names`` is not a column of this table.
         """
-        wanted = _check_au_names(au_names)
+        wanted = check_au_names(au_names)
         missing = [n for n in wanted if n not in self.au_names]
         if missing:
             raise ValueError(f"AU table has no column for {missing}; it has {list(self.au_names)}")
@@ -214,7 +214,7 @@ def read_au_table(path: str | Path, au_names: Sequence[str] | None = None, stric
             columns[au] = position
         if not columns:
             raise DataFormatError(f"has no AU columns (named like 'AU12'); header is {names}", file_path, 1)
-        wanted = tuple(columns) if au_names is None else _check_au_names(au_names)
+        wanted = tuple(columns) if au_names is None else check_au_names(au_names)
         missing = [au for au in wanted if au not in columns]
         if missing:
             raise DataFormatError(f"has no column for {missing}; it has {list(columns)}", file_path, 1)
@@ -255,7 +255,7 @@ class AUTableWriter:
 
     def __init__(self, path: str | Path, au_names: Sequence[str] = AU_NAMES, decimals: int = 4) -> None:
         self.path = Path(path)
-        self.au_names = _check_au_names(au_names)
+        self.au_names = check_au_names(au_names)
         self.decimals = decimals
         self.count = 0
         self._stack = contextlib.ExitStack()
@@ -380,7 +380,7 @@ def read_official_pickle(path: str | Path, au_names: Sequence[str] = AU_NAMES, s
         DataFormatError: If it is not a pickle of a dict of names to arrays.
     """
     file_path = Path(path)
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     with file_path.open("rb") as handle:
         try:
             data = _ArraysOnlyUnpickler(handle, encoding="latin1").load()
@@ -443,7 +443,7 @@ def read_attributes_txt(path: str | Path, au_names: Sequence[str] = AU_NAMES, st
         DataFormatError: If the file is not UTF-8 text (or, with ``strict``, on a bad line).
     """
     file_path = Path(path)
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     collected = _Rows(file_path, names, strict)
     with open_text(file_path) as handle:
         for line_number, line in enumerate(handle.read().splitlines(), start=1):
@@ -478,7 +478,7 @@ def _read_official_layout(
     """
     if au_names is None:
         return reader(path, AU_NAMES, strict)
-    wanted = _check_au_names(au_names)
+    wanted = check_au_names(au_names)
     if wanted == AU_NAMES:
         return reader(path, AU_NAMES, strict)
     official = reader(path, AU_NAMES, False)

@@ -36,12 +36,12 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..aus import AU_NAMES, AU_SCALE, _check_au_names, canonical_au_name
+from ..aus import AU_NAMES, AU_SCALE, canonical_au_name, check_au_names
 from .errors import DataFormatError
 from .labels import AUTable, SkippedRow
 from .textfiles import csv_rows, open_text, parse_number, parse_values
 
-__all__ = ["FacePolicy", "OpenFaceCSV", "OpenFaceFace", "read_openface_csv"]
+__all__ = ["FacePolicy", "OpenFaceCSV", "OpenFaceFace", "check_face_policy", "read_openface_csv"]
 
 #: How to choose one face when a CSV row set has several: the first row, or the highest confidence.
 FacePolicy = Literal["first", "most_confident"]
@@ -107,7 +107,7 @@ class OpenFaceCSV:
         Raises:
             ValueError: If ``policy`` is unknown.
         """
-        _check_policy(policy)
+        check_face_policy(policy)
         candidates = [f for f in self.faces if frame is None or f.frame == frame]
         if not candidates:
             return None
@@ -133,7 +133,7 @@ class OpenFaceCSV:
                 name of OpenFace's own aligned crops (``<video>_aligned/frame_det_00_000001.bmp``), so that
                 folder can be used as the image folder directly.
         """
-        _check_policy(policy)
+        check_face_policy(policy)
         files: list[str] = []
         rows: list[NDArray[np.float64]] = []
         for frame, faces in self.frames().items():
@@ -144,7 +144,8 @@ class OpenFaceCSV:
         return AUTable(tuple(files), values, self.au_names, self.skipped, self.path)
 
 
-def _check_policy(policy: str) -> None:
+def check_face_policy(policy: str) -> None:
+    """Raise a ``ValueError`` naming the choices unless ``policy`` is a :data:`FacePolicy`."""
     if policy not in _POLICIES:
         raise ValueError(f"face policy must be one of {list(_POLICIES)}, got {policy!r}")
 
@@ -264,7 +265,7 @@ def read_openface_csv(
         FileNotFoundError: If ``path`` does not exist.
     """
     file_path = Path(path)
-    names = _check_au_names(au_names)
+    names = check_au_names(au_names)
     if not (math.isfinite(min_confidence) and 0 <= min_confidence <= 1):
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     with open_text(file_path) as handle:

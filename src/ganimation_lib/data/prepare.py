@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from ..aus import AU_NAMES, _check_au_names
+from ..aus import AU_NAMES, check_au_names
 from .errors import DataFormatError
 from .image_io import readable_image
 from .labels import AUTableWriter
-from .openface import FacePolicy, _check_policy, read_openface_csv
+from .openface import FacePolicy, check_face_policy, read_openface_csv
 
 __all__ = ["IMAGE_EXTENSIONS", "PrepareSummary", "prepare_openface"]
 
@@ -192,8 +192,8 @@ def prepare_openface(
     for label, path in (("folder", images), ("csv_dir", csvs), ("crops", crop_dir)):
         if path is not None and not path.is_dir():
             raise FileNotFoundError(f"{label} {str(path)!r} is not a folder")
-    names = _check_au_names(au_names)
-    _check_policy(face_policy)
+    names = check_au_names(au_names)
+    check_face_policy(face_policy)
     if not (math.isfinite(min_confidence) and 0 <= min_confidence <= 1):
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     training_dir = images if crop_dir is None else crop_dir

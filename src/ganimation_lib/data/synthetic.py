@@ -49,7 +49,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._atomic import atomic_path
-from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, _check_au_names, aus_for
+from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, aus_for, check_au_names
 from .sample import AUSample
 from .synthetic_styles import FACE_CENTRE, RGB, STYLES, FaceLook, Style, compose_framed, sample_look, shade
 from .targets import RandomOtherTarget, TargetSampler
@@ -191,7 +191,7 @@ class SyntheticFaces(Dataset[AUSample]):
         self.image_size = image_size
         self.seed = seed
         self.identity_seed = seed if identity_seed is None else identity_seed
-        self.au_names: tuple[str, ...] = _check_au_names(au_names)
+        self.au_names: tuple[str, ...] = check_au_names(au_names)
         self.target_sampler: TargetSampler = target_sampler if target_sampler is not None else RandomOtherTarget()
         self.cache_size = cache_size
         self.style: Style = style

@@ -45,9 +45,8 @@ def gradient_norm(parameters: Iterable[Tensor]) -> Tensor | None:
     grads = [p.grad.detach() for p in parameters if p.grad is not None]
     if not grads:
         return None
-    norms = torch._foreach_norm(grads)
-    total: Tensor = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
-    return total
+    total: Tensor = torch.nn.utils.get_total_norm(grads)
+    return total.float()
 
 
 def read_phase(
