@@ -24,7 +24,7 @@ from ._atomic import atomic_path
 from .aus import EXPRESSIONS, aus_for
 from .data.sample import AUSample
 from .data.synthetic import SyntheticFaces
-from .data.targets import RandomOtherTarget
+from .data.target_sampling import RandomOtherTarget
 from .models.critic import CriticConfig
 from .models.generator import GeneratorConfig
 from .training import Callback, Trainer, TrainerConfig

@@ -11,10 +11,9 @@ import torch
 from PIL import Image
 
 from ganimation_lib.aus import AU_NAMES
-from ganimation_lib.data import AUDataset, AUSample, SyntheticFaces
+from ganimation_lib.data import AUDataset, AUSample, RandomOtherTarget, SyntheticFaces
 from ganimation_lib.data.errors import DataFormatError
 from ganimation_lib.data.labels import write_au_table, write_ids
-from ganimation_lib.data.targets import RandomOtherTarget
 
 SIZE = 32
 

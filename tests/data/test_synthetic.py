@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from ganimation_lib.aus import AU_NAMES, aus_for, aus_from_dict
-from ganimation_lib.data import AUSample
+from ganimation_lib.data import AUSample, RandomOtherTarget
 from ganimation_lib.data.synthetic import SyntheticFaces, contact_sheet, identity_from_name
-from ganimation_lib.data.targets import RandomOtherTarget
 
 SIZE = 32
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inference.animate import animate
-from ..inference.targets import EASINGS, Expression
+from ..inference.expression_targets import EASINGS, Expression
 from ..inference.writers import save_animation
 from ._inference import add_common_arguments, load_generator, open_image, parse_box
 

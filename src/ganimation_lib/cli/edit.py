@@ -7,7 +7,7 @@ from typing import Any
 
 from ..aus import expression_names
 from ..inference.edit import _paste_result, edit_results
-from ..inference.targets import Expression, Target, parse_au_assignments
+from ..inference.expression_targets import Expression, Target, parse_au_assignments
 from ..inference.writers import save_image, side_by_side
 from ._inference import add_common_arguments, load_generator, open_image, parse_box
 

@@ -24,8 +24,8 @@ from .sample import AUSample as AUSample
 from .synthetic import SyntheticFaces as SyntheticFaces
 from .synthetic import contact_sheet as contact_sheet
 from .synthetic import identity_from_name as identity_from_name
-from .targets import RandomOtherTarget as RandomOtherTarget
-from .targets import TargetSampler as TargetSampler
+from .target_sampling import RandomOtherTarget as RandomOtherTarget
+from .target_sampling import TargetSampler as TargetSampler
 
 __all__ = [
     "AUDataset",

@@ -44,7 +44,7 @@ from .image_io import open_image, readable_image
 from .labels import AUTable, read_ids, read_labels
 from .prepare import IMAGE_EXTENSIONS
 from .sample import AUSample
-from .targets import RandomOtherTarget, TargetSampler
+from .target_sampling import RandomOtherTarget, TargetSampler
 
 __all__ = ["AUDataset", "DatasetReport", "load_image"]
 
@@ -161,7 +161,7 @@ class AUDataset(Dataset[AUSample]):
         flip: Probability of a horizontal flip per item (0 = never; ``True`` means 0.5). AUs are symmetric,
             so the labels stay valid.
         target_sampler: Chooses target AUs (default: the official recipe,
-            :class:`~ganimation_lib.data.targets.RandomOtherTarget`).
+            :class:`~ganimation_lib.data.target_sampling.RandomOtherTarget`).
         split: ``"all"``, or ``"train"`` / ``"test"``: from ``<split>_ids.csv`` in ``root`` when it exists,
             else a seeded random split with ``test_fraction`` of the items in the test part.
         ids: Explicit names to use (a list, or an ids file), instead of ``split``.

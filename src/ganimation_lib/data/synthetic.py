@@ -52,7 +52,7 @@ from .._atomic import atomic_path
 from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, aus_for, check_au_names
 from .sample import AUSample
 from .synthetic_styles import FACE_CENTRE, RGB, STYLES, FaceLook, Style, compose_framed, sample_look, shade
-from .targets import RandomOtherTarget, TargetSampler
+from .target_sampling import RandomOtherTarget, TargetSampler
 
 __all__ = ["AUMix", "AU_MIXES", "SyntheticFaces", "contact_sheet", "identity_from_name"]
 
@@ -140,7 +140,7 @@ class SyntheticFaces(Dataset[AUSample]):
             but no expression.
         au_names: AU layout of the vectors (default: the 17 OpenFace AUs). AUs outside the default 17 are
             carried but do not change the drawing; AUs missing from a custom layout are drawn at 0.
-        target_sampler: Chooses target AUs (default :class:`~ganimation_lib.data.targets.RandomOtherTarget`).
+        target_sampler: Chooses target AUs (default :class:`~ganimation_lib.data.target_sampling.RandomOtherTarget`).
         cache_size: How many identities' static layers to keep (each is a supersampled RGB image).
         style: ``"default"`` or ``"alternate"`` looks (see above). The default style renders exactly what it
             always has.

@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from ..aus import AU_NAMES
 from .drive import DriveSource, read_drive
 from .edit import _au_names, _check_feather, _generator_of, _paste_back, _prepare, _run
+from .expression_targets import Easing, Target, keyframe_path, resolve_targets, smooth_aus
 from .images import ImageT
-from .targets import Easing, Target, keyframe_path, resolve_targets, smooth_aus
 
 __all__ = ["animate", "animation_aus"]
 

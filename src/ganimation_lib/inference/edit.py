@@ -35,8 +35,8 @@ from torch import Tensor, nn
 from ..aus import AU_NAMES
 from ..data.image_io import upright
 from ..models.generator import Generator
+from .expression_targets import Target, resolve_target, resolve_targets
 from .images import ImageLike, ImageT, image_size, paste, to_tensor
-from .targets import Target, resolve_target, resolve_targets
 
 __all__ = ["Box", "EditResult", "edit", "edit_batch", "edit_results", "face_region"]
 

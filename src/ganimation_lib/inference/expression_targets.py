@@ -16,6 +16,9 @@ intensity of about 2.9). Negative, NaN or infinite values, and values above ``MA
 the generator saw in training; usually a raw 0-5 row that was not divided by 5), are refused with a
 ``ValueError`` naming the value and the maximum. ``{AU: intensity}`` dicts take raw values in [0, 5].
 
+(The targets a *training* item is animated towards are sampled in
+:mod:`ganimation_lib.data.target_sampling` instead.)
+
 Examples:
     >>> v = resolve_target({"AU12": 5.0}, num_aus=17)
     >>> float(v.max()), int(v.argmax())
