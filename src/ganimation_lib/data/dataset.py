@@ -40,21 +40,20 @@ from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES, AU_SCALE, check_au_names
 from .errors import DataFormatError
-from .image_io import open_image, readable_image
+from .image_io import list_images, open_image, pil_to_tensor, readable_image
 from .labels import AUTable, read_ids, read_labels
-from .prepare import IMAGE_EXTENSIONS
 from .sample import AUSample
+from .tally import CountsWithExamples
 from .target_sampling import RandomOtherTarget, TargetSampler
 
 __all__ = ["AUDataset", "DatasetReport", "load_image"]
 
 Split = Literal["all", "train", "test"]
 _LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
-_EXAMPLES = 5
 
 
 @dataclass
-class DatasetReport:
+class DatasetReport(CountsWithExamples):
     """What :class:`AUDataset` found wrong at construction (each problem's items were skipped).
 
     Attributes:
@@ -71,12 +70,6 @@ class DatasetReport:
     images_without_rows: int = 0
     unreadable_images: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def _add(self, problem: str, example: str) -> None:
-        setattr(self, problem, getattr(self, problem) + 1)
-        shown = self.examples.setdefault(problem, [])
-        if len(shown) < _EXAMPLES:
-            shown.append(example)
 
     @property
     def ok(self) -> bool:
@@ -117,9 +110,7 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     image = rgb.crop((left, top, left + side, top + side))
     if side != image_size:
         image = image.resize((image_size, image_size), Image.Resampling.BICUBIC, reducing_gap=None)
-    array = np.asarray(image, dtype=np.float32)
-    # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
+    return pil_to_tensor(image)
 
 
 def _split_rank(name: str, seed: int) -> bytes:
@@ -220,7 +211,7 @@ class AUDataset(Dataset[AUSample]):
 
         table = read_labels(self.labels_path, self.au_names, strict=strict)
         for row in table.skipped:
-            self.report._add("bad_rows", f"line {row.line} {row.file}: {row.reason}".replace("  ", " "))
+            self.report.count("bad_rows", f"line {row.line} {row.file}: {row.reason}".replace("  ", " "))
         files, values = self._match(table, check_images)
         files, values = self._select(files, values, split, ids, test_fraction, split_seed)
         if not self.report.ok:
@@ -263,10 +254,7 @@ class AUDataset(Dataset[AUSample]):
 
     def _match(self, table: AUTable, check_images: bool) -> tuple[list[str], list[np.ndarray]]:
         """Pair label rows with image files (by name, else by stem) and record what does not pair."""
-        with os.scandir(self.images_dir) as entries:
-            present = sorted(
-                e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
-            )
+        present = list_images(self.images_dir)
         by_name = set(present)
         by_stem: dict[str, str | None] = {}
         for present_name in present:
@@ -278,20 +266,20 @@ class AUDataset(Dataset[AUSample]):
         for label, row in zip(table.files, table.values, strict=True):
             name: str | None = label if label in by_name else by_stem.get(os.path.splitext(label)[0])
             if name is None:
-                self.report._add("rows_without_images", label)
+                self.report.count("rows_without_images", label)
                 continue
             if name in used:
-                self.report._add("bad_rows", f"{label}: a second row for image {name}")
+                self.report.count("bad_rows", f"{label}: a second row for image {name}")
                 continue
             used.add(name)
             if check_images and readable_image(self.images_dir / name, self.image_size) is not None:
-                self.report._add("unreadable_images", name)
+                self.report.count("unreadable_images", name)
                 continue
             files.append(name)
             values.append(row)
         for present_name in present:
             if present_name not in used:
-                self.report._add("images_without_rows", present_name)
+                self.report.count("images_without_rows", present_name)
         return files, values
 
     def _select(

@@ -30,17 +30,15 @@ from typing import TextIO, TypeVar
 
 from ..aus import AU_NAMES, check_au_names
 from .errors import DataFormatError
-from .image_io import readable_image
+from .image_io import IMAGE_EXTENSIONS, list_images, readable_image
 from .labels import AUTableWriter
 from .openface import FacePolicy, check_face_policy, read_openface_csv
+from .tally import CountsWithExamples
 
+# IMAGE_EXTENSIONS lives with the other image-file rules in image_io; it stays importable from here.
 __all__ = ["IMAGE_EXTENSIONS", "PrepareSummary", "prepare_openface"]
 
-#: File extensions treated as images (lower case).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-
 _T = TypeVar("_T")
-_EXAMPLES = 5  # how many example names each category keeps
 
 _CATEGORIES = (
     ("kept", "kept"),
@@ -53,7 +51,7 @@ _CATEGORIES = (
 
 
 @dataclass
-class PrepareSummary:
+class PrepareSummary(CountsWithExamples):
     """What :func:`prepare_openface` did with every input image.
 
     Every input image lands in exactly one of ``kept``, ``no_face``, ``missing_crop``, ``low_confidence``,
@@ -84,12 +82,6 @@ class PrepareSummary:
     output: Path = Path()
     examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def _count(self, category: str, example: str) -> None:
-        setattr(self, category, getattr(self, category) + 1)
-        shown = self.examples.setdefault(category, [])
-        if len(shown) < _EXAMPLES:
-            shown.append(example)
-
     def __str__(self) -> str:
         lines = [f"{self.total} input images -> {self.kept} rows in {self.output}"]
         for key, label in _CATEGORIES:
@@ -119,14 +111,6 @@ def _progress(items: Iterable[_T], total: int, enabled: bool, stream: TextIO) ->
     yield from tqdm(items, total=total, unit="img", desc="prepare", file=stream)
 
 
-def _image_names(folder: Path) -> list[str]:
-    # Only names are held (a few MB for 200,000 files); images and rows are streamed.
-    with os.scandir(folder) as entries:
-        return sorted(
-            e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
-        )
-
-
 _CROP_PREFERENCE = (".jpg", ".png", ".bmp", ".jpeg", ".webp", ".tif", ".tiff")
 
 
@@ -136,7 +120,7 @@ def _crop_names(crops: Path) -> dict[str, str]:
     Extensions match in any case (``.JPG``); of two crops with one stem the preferred extension wins.
     """
     found: dict[str, str] = {}
-    for name in _image_names(crops):
+    for name in list_images(crops):
         stem, extension = os.path.splitext(name)
         rank = _CROP_PREFERENCE.index(extension.lower())
         current = found.get(stem)
@@ -198,7 +182,7 @@ def prepare_openface(
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     training_dir = images if crop_dir is None else crop_dir
     table_path = training_dir.resolve().parent / "aus.csv" if output is None else Path(output)
-    files = _image_names(images)
+    files = list_images(images)  # only names are held; images and rows are streamed
     if not files:
         raise ValueError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {str(images)!r}")
 
@@ -234,32 +218,32 @@ def _prepare_one(
     try:
         parsed = read_openface_csv(csvs / f"{stem}.csv", names, min_confidence)
     except FileNotFoundError:
-        summary._count("no_face", name)
+        summary.count("no_face", name)
         return "no_face"
     except (DataFormatError, OSError) as error:
-        summary._count("bad_csv", f"{name}: {error}")
+        summary.count("bad_csv", f"{name}: {error}")
         return "bad_csv"
     if parsed.skipped and not parsed.faces and not parsed.low_confidence:
-        summary._count("bad_csv", f"{name}: {parsed.skipped[0].reason}")
+        summary.count("bad_csv", f"{name}: {parsed.skipped[0].reason}")
         return "bad_csv"
     face = parsed.pick(face_policy)
     if face is None:
         category = "low_confidence" if parsed.low_confidence else "no_face"
-        summary._count(category, name)
+        summary.count(category, name)
         return category
     if crop_dir is None or crop_names is None:
         training = images / name
     else:
         crop = crop_names.get(stem)
         if crop is None:
-            summary._count("missing_crop", name)
+            summary.count("missing_crop", name)
             return "missing_crop"
         training = crop_dir / crop
     if verify_images and readable_image(training, draft_size=1) is not None:  # a JPEG decoded at 1/8 scale
-        summary._count("unreadable", training.name)
+        summary.count("unreadable", training.name)
         return "unreadable"
     writer.write(training.name, face.intensities)
-    summary._count("kept", training.name)
+    summary.count("kept", training.name)
     if len(parsed.faces) + len(parsed.low_confidence) > 1:
         summary.multiple_faces += 1
     return "kept"

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..data.image_io import displayed_size, to_rgb
+from ..data.image_io import displayed_size, pil_to_tensor, to_rgb
 
 __all__ = ["ImageLike", "ImageT", "from_tensor", "image_size", "paste", "to_pil", "to_tensor"]
 
@@ -94,8 +94,7 @@ def to_tensor(image: ImageLike) -> Tensor:
         [1.0, -1.0, -1.0]
     """
     if isinstance(image, Image.Image):
-        array = np.asarray(to_rgb(image), dtype=np.uint8)
-        return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+        return pil_to_tensor(to_rgb(image))  # the library's one conversion: AUDataset's images match exactly
     if isinstance(image, np.ndarray):
         array = _channels_last_to_rgb(image, "a NumPy image")
         if array.dtype == np.uint8:
