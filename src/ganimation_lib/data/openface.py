@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from ..aus import AU_NAMES, AU_SCALE, canonical_au_name, check_au_names
 from .errors import DataFormatError
-from .labels import AUTable, SkippedRow
+from .label_rows import AUTable, SkippedRow
 from .textfiles import csv_rows, open_text, parse_number, parse_values
 
 __all__ = ["FacePolicy", "OpenFaceCSV", "OpenFaceFace", "check_face_policy", "read_openface_csv"]

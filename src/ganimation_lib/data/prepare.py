@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from ..aus import AU_NAMES, check_au_names
+from .au_table import AUTableWriter
 from .errors import DataFormatError
 from .image_io import IMAGE_EXTENSIONS, list_images, readable_image
-from .labels import AUTableWriter
 from .openface import FacePolicy, check_face_policy, read_openface_csv
 from .tally import CountsWithExamples
 
