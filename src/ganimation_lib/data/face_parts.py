@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from .synthetic_styles import FACE_CENTRE, RGB, FaceLook, shade
+from .synthetic_framing import FACE_CENTRE, RGB
+from .synthetic_styles import FaceLook, shade
 
 __all__ = [
     "Pen",

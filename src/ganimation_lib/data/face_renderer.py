@@ -31,7 +31,8 @@ from torch import Tensor
 from ..aus import AU_NAMES, check_au_names
 from .face_parts import draw_expression, draw_head
 from .image_io import pil_to_tensor
-from .synthetic_styles import STYLES, FaceLook, Style, compose_framed, sample_look
+from .synthetic_framing import compose_framed
+from .synthetic_styles import STYLES, FaceLook, Style, sample_look
 
 __all__ = ["FaceLayers", "FaceRenderer"]
 
@@ -41,7 +42,7 @@ class FaceLayers:
     """An identity's static drawing, cached: the picture the expression is drawn on, and its look.
 
     Framed (alternate) looks also keep the face's coverage and the unframed backdrop, which
-    :func:`~ganimation_lib.data.synthetic_styles.compose_framed` combines after the expression is drawn.
+    :func:`~ganimation_lib.data.synthetic_framing.compose_framed` combines after the expression is drawn.
     """
 
     picture: Image.Image
