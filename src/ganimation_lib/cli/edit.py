@@ -6,8 +6,9 @@ import argparse
 from typing import Any
 
 from ..aus import expression_names
-from ..inference.edit import _paste_result, edit_results
+from ..inference.edit import edit_results
 from ..inference.expression_targets import Expression, Target, parse_au_assignments
+from ..inference.pipeline import paste_result
 from ..inference.writers import save_image, side_by_side
 from ._inference import add_common_arguments, load_generator, open_image, parse_box
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(args)
     # One generator run gives both the edited image and, if asked, the inspection view.
     result = edit_results(generator, [image], target, source=source, boxes=[box], feather=args.feather)[0]
-    edited = _paste_result(image, result)
+    edited = paste_result(image, result)
     path = save_image(edited, args.output)
     print(f"wrote {path} ({edited.size[0]}x{edited.size[1]})")
     if args.side_by_side:

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 
 from ..aus import AU_NAMES
 from .drive import DriveSource, read_drive
-from .edit import _au_names, _check_feather, _generator_of, _paste_back, _prepare, _run
 from .expression_targets import Easing, Target, keyframe_path, resolve_targets, smooth_aus
 from .images import ImageT
+from .pipeline import as_generator, au_layout, check_feather, paste_back, prepare_face, run_jobs
 
 __all__ = ["animate", "animation_aus"]
 
@@ -114,8 +114,8 @@ def animate(
         ValueError: When both or neither of ``keyframes`` and ``drive`` are given, and for any bad target,
             drive file, box or image (a PIL image above 50 megapixels or that does not decode, named).
     """
-    model = _generator_of(generator)
-    _check_feather(feather)
+    model = as_generator(generator)
+    check_feather(feather)
     aus = animation_aus(
         model.num_aus,
         keyframes,
@@ -124,10 +124,10 @@ def animate(
         drive=drive,
         smooth=smooth,
         source=source,
-        au_names=_au_names(model, au_names),
+        au_names=au_layout(model, au_names),
     )
     device = next(generator.parameters()).device
-    face = _prepare(image, box, feather, model.config.image_size, device)
+    face = prepare_face(image, box, feather, model.config.image_size, device)
     jobs = [(0, row) for row in aus]
-    frames: list[Any] = _run(generator, [face], jobs, batch_size, progress, _paste_back, desc="animating")
+    frames: list[Any] = run_jobs(generator, [face], jobs, batch_size, progress, paste_back, desc="animating")
     return frames

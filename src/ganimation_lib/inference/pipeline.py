@@ -1,0 +1,388 @@
+"""The editing pipeline of edit and animate: crop, run the generator at its size, compose, paste back.
+
+:func:`~ganimation_lib.inference.edit` and :func:`~ganimation_lib.inference.animate` (and the command line)
+are built from these steps.
+
+The generator works at one size (``GeneratorConfig.image_size``). :func:`prepare_face` crops the face region
+and resizes it to that size once per input; :func:`run_jobs` sends (face, target AUs) jobs through the
+generator in batches; :func:`compose` upsamples the **attention and colour maps** (not the generated image)
+and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution: where the
+attention keeps the input, the result keeps every original pixel's detail. :func:`paste_result` writes the
+edited box back into the input, whose other pixels are returned unchanged.
+
+For a face in a larger photo, a face ``box`` picks the region: the model sees the box expanded to a square
+(clamped to the image), and the edit is blended back inside the box with a feathered edge.
+
+Examples:
+    >>> import torch
+    >>> from ganimation_lib import Generator, GeneratorConfig
+    >>> g = Generator(GeneratorConfig(image_size=16, conv_dim=4, num_residual_blocks=0))
+    >>> face = prepare_face(torch.zeros(3, 40, 60), (10, 5, 30, 25), 0.1, 16, torch.device("cpu"))
+    >>> face.region, face.model_input.shape
+    ((10, 5, 30, 25), torch.Size([3, 16, 16]))
+    >>> [r.output.shape for r in run_jobs(g, [face], [(0, torch.zeros(17))], 4, False, lambda f, r: r)]
+    [torch.Size([3, 20, 20])]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from ..aus import AU_NAMES
+from ..data.image_io import upright
+from ..models.generator import Generator
+from .images import ImageLike, ImageT, image_size, paste, to_tensor
+
+__all__ = [
+    "Box",
+    "EditResult",
+    "PreparedFace",
+    "as_generator",
+    "au_layout",
+    "boxes_per_image",
+    "check_feather",
+    "compose",
+    "face_region",
+    "paste_back",
+    "paste_result",
+    "prepare_face",
+    "run_jobs",
+]
+
+#: A face box ``(left, top, right, bottom)`` in pixels; right and bottom are exclusive.
+Box: TypeAlias = tuple[int, int, int, int]
+
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """One edit with everything needed to inspect it (see :func:`~ganimation_lib.inference.side_by_side`).
+
+    All tensors cover ``region`` (the square the model saw, at the input's resolution), are float32 and sit
+    on the generator's device.
+
+    Attributes:
+        input: (3, h, w) the region of the input, in [-1, 1].
+        output: (3, h, w) the same region after editing, in [-1, 1] (equal to ``input`` outside ``box``).
+        attention: (1, h, w) the upsampled attention in [0, 1]; 1 keeps the input pixel.
+        color: (3, h, w) the upsampled colour map in [-1, 1].
+        region: Where the region lies in the image, ``(left, top, right, bottom)``.
+        box: The part of the region that was edited (the clamped face box, or the whole image).
+        aus: (num_aus,) the target AUs, normalised.
+    """
+
+    input: Tensor
+    output: Tensor
+    attention: Tensor
+    color: Tensor
+    region: Box
+    box: Box
+    aus: Tensor
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def face_region(box: Sequence[float] | None, width: int, height: int) -> tuple[Box, Box]:
+    """Check a face box against a ``width`` × ``height`` image; return ``(clamped box, square region)``.
+
+    The region is the box expanded to a square around its centre (what the generator sees), shifted and if
+    need be shrunk to fit inside the image. ``None`` means the whole image (then the region need not be
+    square: it is padded to a square for the generator, so the face is never squashed, and the padding is
+    cropped off the generator's maps).
+
+    Raises:
+        ValueError: If the box is not four numbers, is empty or inverted, or lies outside the image.
+
+    Examples:
+        >>> face_region((10, 20, 30, 30), width=100, height=50)
+        ((10, 20, 30, 30), (10, 15, 30, 35))
+        >>> face_region((90, 0, 130, 20), width=100, height=50)  # clamped, then squared inside the image
+        ((90, 0, 100, 20), (80, 0, 100, 20))
+    """
+    if box is None:
+        whole = (0, 0, width, height)
+        return whole, whole
+    if isinstance(box, (str, bytes)) or not isinstance(box, Sequence) or len(box) != 4:
+        raise ValueError(f"box must be (left, top, right, bottom) in pixels, got {box!r}")
+    if not all(_number(v) for v in box):
+        raise ValueError(f"box must hold four finite numbers (left, top, right, bottom), got {box!r}")
+    left, top, right, bottom = (round(float(v)) for v in box)
+    if right <= left or bottom <= top:
+        raise ValueError(
+            f"box {tuple(box)} is empty or inverted: it must be (left, top, right, bottom) with left < right "
+            "and top < bottom"
+        )
+    if right <= 0 or bottom <= 0 or left >= width or top >= height:
+        raise ValueError(
+            f"box {tuple(box)} lies outside the {width}x{height} image; give (left, top, right, bottom) in "
+            "pixels of this image"
+        )
+    left, top, right, bottom = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+    side = min(max(right - left, bottom - top), width, height)
+    square_left = min(max(round((left + right - side) / 2), 0), width - side)
+    square_top = min(max(round((top + bottom - side) / 2), 0), height - side)
+    region = (square_left, square_top, square_left + side, square_top + side)
+    # A box wider than the image is tall (or vice versa) does not fit in the square: keep the overlap.
+    clamped = (max(left, region[0]), max(top, region[1]), min(right, region[2]), min(bottom, region[3]))
+    return clamped, region
+
+
+def _feather_mask(box: Box, width: int, height: int, feather: float, device: torch.device) -> Tensor | None:
+    """(1, h, w) blend weights for the box: 1 inside, falling smoothly to 0 at edges inside the image."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    ramp = feather * min(w, h)
+    if ramp <= 0 or box == (0, 0, width, height):
+        return None
+
+    def axis(n: int, open_start: bool, open_end: bool) -> Tensor:
+        pos = torch.arange(n, dtype=torch.float32, device=device) + 0.5
+        inf = torch.full_like(pos, math.inf)
+        distance = torch.minimum(pos if open_start else inf, (n - pos) if open_end else inf)
+        return (distance / ramp).clamp(0, 1)
+
+    wx = axis(w, left > 0, right < width)
+    wy = axis(h, top > 0, bottom < height)
+    t = torch.minimum(wy[:, None], wx[None, :])
+    return (t * t * (3 - 2 * t))[None]  # smoothstep: no visible seam where the ramp meets the inside
+
+
+@dataclass
+class PreparedFace:
+    """An input image prepared once, however many targets it is edited towards (see :func:`prepare_face`).
+
+    Attributes:
+        original: The input as given (its type and size are the result's).
+        pixels: (3, h, w) float32 region of the input, on the generator's device.
+        model_input: (3, S, S) the region (padded to a square if it is not one) resized for the generator.
+        region: Where the region lies in the input, ``(left, top, right, bottom)``.
+        box: The part of the region that is edited.
+        mask: (1, h', w') feathered blend weights over ``box``, or ``None`` for a hard edge.
+        padding: ``(left, right, top, bottom)`` pixels added to make the region square.
+    """
+
+    original: Any
+    pixels: Tensor
+    model_input: Tensor
+    region: Box
+    box: Box
+    mask: Tensor | None
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def as_generator(generator: nn.Module) -> Generator:
+    """The :class:`~ganimation_lib.Generator` inside ``generator`` (which may be ``torch.compile``-d).
+
+    Raises:
+        TypeError: If it is not a ganimation_lib Generator (for an EMA, the message points to ``ema.shadow``).
+    """
+    inner = getattr(generator, "_orig_mod", generator)  # torch.compile wrapper
+    if not isinstance(inner, Generator):
+        hint = "; for EMA weights pass ema.shadow" if hasattr(generator, "shadow") else ""
+        raise TypeError(f"generator must be a ganimation_lib Generator, got {type(generator).__name__}{hint}")
+    return inner
+
+
+def au_layout(model: Generator, au_names: Sequence[str] | None) -> Sequence[str]:
+    """The AU layout for dict and preset targets: given, else recorded with the saved model, else OpenFace's 17."""
+    if au_names is not None:
+        return au_names
+    recorded: Sequence[str] | None = getattr(model, "au_names", None)
+    return recorded if recorded is not None else AU_NAMES
+
+
+def check_feather(feather: float) -> None:
+    """Raise a ``ValueError`` unless ``feather`` is a fraction of the box's shorter side in [0, 0.5]."""
+    if not _number(feather) or not 0 <= feather <= 0.5:
+        raise ValueError(
+            f"feather={feather!r} must be a fraction of the box's shorter side in [0, 0.5] (0 = hard edge)"
+        )
+
+
+def boxes_per_image(boxes: Sequence[float] | Sequence[Sequence[float] | None] | None, n: int) -> list[Any]:
+    """One box (or ``None``) per image: ``None`` for all, one box for all, or one per image as given.
+
+    Raises:
+        ValueError: If a list of boxes does not have one per image.
+
+    Examples:
+        >>> boxes_per_image((0, 0, 8, 8), 2), boxes_per_image(None, 1)
+        ([(0, 0, 8, 8), (0, 0, 8, 8)], [None])
+    """
+    if boxes is None:
+        return [None] * n
+    if len(boxes) == 4 and all(_number(v) for v in boxes):
+        return [boxes] * n
+    if len(boxes) != n:
+        raise ValueError(f"got {len(boxes)} boxes for {n} images; give one box, or one box (or None) per image")
+    return list(boxes)
+
+
+def prepare_face(
+    image: ImageLike, box: Sequence[float] | None, feather: float, size: int, device: torch.device
+) -> PreparedFace:
+    """Crop ``image`` to the square around ``box``, on ``device``, and resize it to the generator's ``size``.
+
+    Args:
+        image: The input (PIL, NumPy or tensor); a PIL image is used as a viewer shows it (EXIF orientation).
+        box: The face ``(left, top, right, bottom)``, or ``None`` for the whole image.
+        feather: Blend width at the box edges, as a fraction of its shorter side (see :func:`check_feather`).
+        size: The generator's ``image_size``.
+        device: The generator's device.
+
+    Raises:
+        ValueError: For a bad box or image.
+    """
+    if isinstance(image, Image.Image):
+        image = upright(image)  # decoded as a viewer shows it: the box and the result are in those pixels
+    width, height = image_size(image)
+    clamped, region = face_region(box, width, height)
+    left, top, right, bottom = region
+    # Convert only the region, not the whole photo (a 12-megapixel photo is 144 MB as float32).
+    if isinstance(image, Tensor):
+        region_image: ImageLike = image[..., top:bottom, left:right]  # a large photo on the GPU stays there
+    elif isinstance(image, Image.Image):
+        region_image = image.crop(region)
+    else:
+        region_image = image[top:bottom, left:right]
+    pixels = to_tensor(region_image).to(device)
+    # A whole non-square image is padded to a square (edge pixels repeated) rather than squashed into one:
+    # the generator was trained on undistorted square faces. The padding is cropped off its maps.
+    h, w = pixels.shape[-2:]
+    across, down = max(h - w, 0), max(w - h, 0)
+    padding = (across // 2, across - across // 2, down // 2, down - down // 2)
+    square = F.pad(pixels[None], padding, mode="replicate") if across or down else pixels[None]
+    # Antialiased downscaling: a large face crop would alias into the model's 128 px otherwise.
+    resized = F.interpolate(square, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    model_input = resized[0].clamp(-1, 1)
+    mask = _feather_mask(clamped, width, height, feather, device)
+    return PreparedFace(image, pixels, model_input, region, clamped, mask, padding)
+
+
+def compose(face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor) -> EditResult:
+    """Upsample the generator's maps to the region and compose ``A·input + (1−A)·colour`` inside the box.
+
+    Args:
+        face: The prepared input.
+        color: (3, S, S) the generator's colour map for it.
+        attention: (1, S, S) its attention map.
+        aus: The target AUs (kept in the result).
+    """
+    h, w = face.pixels.shape[-2:]
+    pad_left, pad_right, pad_top, pad_bottom = face.padding
+    side = (h + pad_top + pad_bottom, w + pad_left + pad_right)
+
+    def up(x: Tensor) -> Tensor:
+        full = F.interpolate(x[None].float(), size=side, mode="bilinear", align_corners=False)[0]
+        return full[:, pad_top : pad_top + h, pad_left : pad_left + w]
+
+    a, c = up(attention).clamp(0, 1), up(color).clamp(-1, 1)
+    composed = a * face.pixels + (1 - a) * c
+    left, top = face.box[0] - face.region[0], face.box[1] - face.region[1]
+    right, bottom = face.box[2] - face.region[0], face.box[3] - face.region[1]
+    output = face.pixels.clone()
+    inside = composed[:, top:bottom, left:right]
+    if face.mask is not None:
+        inside = face.mask * inside + (1 - face.mask) * face.pixels[:, top:bottom, left:right]
+    output[:, top:bottom, left:right] = inside
+    return EditResult(face.pixels, output, a, c, face.region, face.box, aus)
+
+
+@contextlib.contextmanager
+def _evaluating(module: nn.Module) -> Iterator[None]:
+    """Eval mode for the duration, then the caller's mode back (a Trainer's generator stays in training)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return contextlib.nullcontext(None)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional (the ``extras`` extra): run without a bar
+        return contextlib.nullcontext(None)
+    return tqdm(total=total, desc=desc, unit="frame")
+
+
+def run_jobs(
+    generator: nn.Module,
+    faces: Sequence[PreparedFace],
+    jobs: Sequence[tuple[int, Tensor]],
+    batch_size: int,
+    progress: bool,
+    finish: Callable[[PreparedFace, EditResult], _R],
+    desc: str = "editing",
+) -> list[_R]:
+    """Run (face index, target AUs) jobs through the generator ``batch_size`` at a time.
+
+    The generator runs in eval mode under ``torch.inference_mode`` and is put back in its previous mode.
+
+    Args:
+        generator: The generator (possibly wrapped).
+        faces: The prepared inputs.
+        jobs: ``(index into faces, target AUs)`` pairs, in output order.
+        batch_size: Jobs per generator forward.
+        progress: Show a progress bar (needs tqdm).
+        finish: Turns each composed :class:`EditResult` into what is returned (e.g. :func:`paste_back`).
+        desc: The progress bar's label.
+
+    Raises:
+        ValueError: If ``batch_size`` is not a positive integer.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    parameter = next(generator.parameters())
+    results: list[_R] = []
+    with _evaluating(generator), _progress(len(jobs), progress, desc) as bar:
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            inputs = torch.stack([faces[i].model_input for i, _ in chunk]).to(parameter.dtype)
+            aus = torch.stack([a for _, a in chunk]).to(device=parameter.device, dtype=parameter.dtype)
+            with torch.inference_mode():
+                out = generator(inputs, aus)
+            # Composition runs outside inference mode so returned tensors are ordinary tensors.
+            with torch.no_grad():
+                color, attention = out.color.clone(), out.attention.clone()
+                for k, (i, target) in enumerate(chunk):
+                    results.append(finish(faces[i], compose(faces[i], color[k], attention[k], target)))
+            if bar is not None:
+                bar.update(len(chunk))
+    return results
+
+
+def paste_result(original: ImageT, result: EditResult) -> ImageT:
+    """``original`` with the edited box of ``result`` written back (pixels outside the box unchanged).
+
+    Examples:
+        >>> import torch
+        >>> frame = torch.zeros(3, 4, 4)
+        >>> result = EditResult(frame, torch.ones(3, 4, 4), torch.zeros(1, 4, 4), frame, (0, 0, 4, 4),
+        ...                     (1, 1, 3, 3), torch.zeros(17))
+        >>> paste_result(frame, result)[0].tolist()
+        [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    """
+    left, top = result.box[0] - result.region[0], result.box[1] - result.region[1]
+    right, bottom = result.box[2] - result.region[0], result.box[3] - result.region[1]
+    return paste(original, result.output[:, top:bottom, left:right], result.box[0], result.box[1])
+
+
+def paste_back(face: PreparedFace, result: EditResult) -> Any:
+    """:func:`paste_result` into the face's original image: the ``finish`` of edits that return images."""
+    return paste_result(face.original, result)
