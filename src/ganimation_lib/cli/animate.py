@@ -10,7 +10,7 @@ from typing import Any
 from ..inference.animate import animate
 from ..inference.expression_targets import EASINGS, Expression
 from ..inference.writers import save_animation
-from ._inference import add_common_arguments, load_generator, open_image, parse_box
+from .common import add_common_arguments, load_generator, open_image, parse_box
 
 __all__ = ["register", "run"]
 

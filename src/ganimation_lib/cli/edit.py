@@ -10,7 +10,7 @@ from ..inference.edit import edit_results
 from ..inference.expression_targets import Expression, Target, parse_au_assignments
 from ..inference.pipeline import paste_result
 from ..inference.writers import save_image, side_by_side
-from ._inference import add_common_arguments, load_generator, open_image, parse_box
+from .common import add_common_arguments, load_generator, open_image, parse_box
 
 __all__ = ["register", "run", "target_from_args"]
 

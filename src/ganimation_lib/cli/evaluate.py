@@ -33,7 +33,7 @@ from ..evaluation import AURegressor, evaluate, format_report, train_au_regresso
 from ..models.config import read_json
 from ..models.generator import Generator
 from ..models.pretrained import CONFIG_NAME
-from ._inference import load_generator
+from .common import load_generator
 from .train import DATA_SPLIT_KEYS
 
 __all__ = ["EVALUATION_IDENTITY_SEED", "held_out_and_training_data", "register", "run"]

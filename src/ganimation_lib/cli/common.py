@@ -1,4 +1,9 @@
-"""Helpers shared by ``ganimation edit`` and ``ganimation animate``: arguments, model and image loading."""
+"""What the commands that run a generator share: the MODEL/IMAGE/box arguments, and loading both.
+
+``ganimation edit`` and ``ganimation animate`` take the same arguments (:func:`add_common_arguments`) and
+load the same way (:func:`load_generator`, :func:`open_image`, :func:`parse_box`); ``ganimation evaluate``
+loads its generator with :func:`load_generator` too.
+"""
 
 from __future__ import annotations
 
