@@ -22,19 +22,19 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .config import PADDING_MODES, PaddingMode
+
 __all__ = ["XK", "PaddingMode", "Residual", "XKKind"]
 
 XKKind = Literal["ck", "dk", "uk"]
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 _KINDS: tuple[str, ...] = ("ck", "dk", "uk")
-_PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
 _DEFAULT_KERNEL: dict[str, int] = {"ck": 7, "dk": 4, "uk": 4}
 
 
 def _check_padding_mode(padding_mode: str) -> None:
-    if padding_mode not in _PADDING_MODES:
-        raise ValueError(f"padding_mode={padding_mode!r} is not supported; use one of {list(_PADDING_MODES)}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode={padding_mode!r} is not supported; use one of {list(PADDING_MODES)}")
 
 
 def _check_channels(name: str, value: int) -> None:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from ..config_mixin import ConfigMixin, check_bool, check_choice, check_int_range, is_finite_number, short_repr
 from .blocks import init_official_
-from .config import (
-    MAX_CONV_DIM,
-    MAX_IMAGE_SIZE,
-    MAX_NUM_AUS,
-    ConfigMixin,
-    check_bool,
-    check_choice,
-    check_int_range,
-    is_finite_number,
-    short_repr,
-)
-from .generator import WeightInit
+from .config import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_NUM_AUS, WEIGHT_INITS, WeightInit
 from .pretrained import PretrainedMixin
 
 __all__ = ["CRITIC_PRESETS", "Critic", "CriticConfig", "CriticOutput", "Discriminator"]
@@ -88,7 +78,7 @@ class CriticConfig(ConfigMixin):
             )
         if not is_finite_number(self.leaky_slope) or not 0 <= self.leaky_slope <= 1:
             raise ValueError(f"CriticConfig.leaky_slope={short_repr(self.leaky_slope)} must be a number in [0, 1]")
-        check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
+        check_choice(owner, "weight_init", self.weight_init, WEIGHT_INITS)
 
     @property
     def final_size(self) -> int:
@@ -162,6 +152,8 @@ class Critic(nn.Module, PretrainedMixin):
         >>> out.score.shape, out.aus.shape
         (torch.Size([1, 1, 2, 2]), torch.Size([1, 17]))
     """
+
+    config_class: ClassVar[type[CriticConfig]] = CriticConfig
 
     def __init__(self, config: CriticConfig | None = None) -> None:
         super().__init__()

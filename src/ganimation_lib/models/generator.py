@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from .blocks import XK, PaddingMode, Residual, init_official_
+from ..config_mixin import ConfigMixin, check_bool, check_choice, check_int_range, is_finite_number, short_repr
+from .blocks import XK, Residual, init_official_
 from .config import (
     MAX_CONV_DIM,
     MAX_IMAGE_SIZE,
     MAX_KERNEL_SIZE,
     MAX_NUM_AUS,
     MAX_RESIDUAL_BLOCKS,
-    ConfigMixin,
-    check_bool,
-    check_choice,
-    check_int_range,
-    is_finite_number,
-    short_repr,
+    PADDING_MODES,
+    WEIGHT_INITS,
+    PaddingMode,
+    WeightInit,
 )
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
 from .pretrained import PretrainedMixin
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
 
-WeightInit = Literal["official", "pytorch"]
 GENERATOR_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
-_PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
 
 
 @dataclass(frozen=True)
@@ -118,8 +115,8 @@ class GeneratorConfig(ConfigMixin):
                 f"{owner}.image_size={self.image_size} is not divisible by 2**num_downsamplings={2**downs}; "
                 "use fewer downsamplings or an image size that is a multiple of it"
             )
-        check_choice(owner, "padding_mode", self.padding_mode, _PADDING_MODES)
-        check_choice(owner, "weight_init", self.weight_init, ("official", "pytorch"))
+        check_choice(owner, "padding_mode", self.padding_mode, PADDING_MODES)
+        check_choice(owner, "weight_init", self.weight_init, WEIGHT_INITS)
         bias = self.attention_bias
         if bias is not None and not is_finite_number(bias):
             raise ValueError(f"{owner}.attention_bias={short_repr(bias)} must be None or a finite number (e.g. 3.0)")
@@ -206,6 +203,8 @@ class Generator(nn.Module, PretrainedMixin):
         >>> out.image.shape, out.attention.shape
         (torch.Size([2, 3, 32, 32]), torch.Size([2, 1, 32, 32]))
     """
+
+    config_class: ClassVar[type[GeneratorConfig]] = GeneratorConfig
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
