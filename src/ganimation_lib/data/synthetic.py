@@ -238,17 +238,10 @@ class SyntheticFaces(Dataset[AUSample]):
     # ----------------------------------------------------------------------------------------------- drawing
 
     def render(self, identity: int, aus: Tensor | Sequence[float] | NDArray[np.floating]) -> Image.Image:
-        """Draw ``identity`` with the normalised AU vector ``aus`` (layout ``au_names``).
+        """Draw ``identity`` with the normalised AU vector ``aus`` (layout ``au_names``), as an RGB image.
 
-        Args:
-            identity: Which face, ``0 <= identity`` (any identity can be drawn, not only the dataset's).
-            aus: (num_aus,) normalised AUs; values are clipped to [0, 1] for drawing.
-
-        Returns:
-            An RGB image of ``image_size`` × ``image_size``.
-
-        Raises:
-            ValueError: If ``identity`` is negative or ``aus`` has the wrong length or non-finite values.
+        Any identity can be drawn, not only the dataset's; see
+        :meth:`FaceRenderer.render <ganimation_lib.data.face_renderer.FaceRenderer.render>`.
         """
         return self.renderer.render(identity, aus)
 
@@ -264,20 +257,14 @@ class SyntheticFaces(Dataset[AUSample]):
         return self.renderer.render_tensor(identity, aus)
 
     def render_batch(self, identities: Sequence[int] | Tensor, aus: Tensor) -> Tensor:
-        """Ground-truth pictures of a batch: ``identities[i]`` with ``aus[i]``, as (B, 3, H, W) in [-1, 1].
+        """Ground-truth pictures of a batch, ``identities[i]`` with ``aus[i]``, on ``aus``'s device.
 
-        The result is on ``aus``'s device, so it can be compared with a generator's output directly.
-
-        Args:
-            identities: B identities (e.g. ``[identity_from_name(n) for n in batch.name]``).
-            aus: (B, num_aus) normalised AUs.
-
-        Raises:
-            ValueError: If the counts differ or ``aus`` is not (B, num_aus).
+        See :meth:`FaceRenderer.render_batch <ganimation_lib.data.face_renderer.FaceRenderer.render_batch>`.
 
         Examples:
             >>> faces = SyntheticFaces(num_identities=2, items_per_identity=1, image_size=16)
-            >>> faces.render_batch([0, 1], torch.zeros(2, 17)).shape
+            >>> faces.render_batch([identity_from_name(n) for n in ("synthetic/0", "synthetic/1")],
+            ...                    torch.zeros(2, 17)).shape
             torch.Size([2, 3, 16, 16])
         """
         return self.renderer.render_batch(identities, aus)
