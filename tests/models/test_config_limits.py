@@ -11,7 +11,8 @@ from PIL import Image
 from ganimation_lib import Critic, CriticConfig, Generator, GeneratorConfig, LossWeights, TrainerConfig
 from ganimation_lib.cli import main
 from ganimation_lib.evaluation import AURegressorConfig
-from ganimation_lib.models.pretrained import CONFIG_NAME, CheckpointError, from_pretrained
+from ganimation_lib.models.convert import from_pretrained
+from ganimation_lib.models.pretrained import CONFIG_NAME, CheckpointError
 from tests.conftest import tiny_critic_config, tiny_generator_config
 
 

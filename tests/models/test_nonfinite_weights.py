@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 from ganimation_lib import Generator, GeneratorConfig, load_checkpoint
 from ganimation_lib.cli import main
-from ganimation_lib.models.convert import key_map
-from ganimation_lib.models.pretrained import WEIGHTS_NAME, CheckpointError, from_pretrained
+from ganimation_lib.models.convert import from_pretrained, key_map
+from ganimation_lib.models.pretrained import WEIGHTS_NAME, CheckpointError
 from tests.conftest import tiny_generator_config
 
 

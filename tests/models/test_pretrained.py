@@ -11,15 +11,9 @@ from torch import nn
 
 from ganimation_lib import Critic, Generator, __version__
 from ganimation_lib.aus import AU_NAMES
-from ganimation_lib.models.pretrained import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    CheckpointError,
-    from_pretrained,
-    read_pretrained_info,
-    save_pretrained,
-    write_pretrained,
-)
+from ganimation_lib.models.convert import from_pretrained
+from ganimation_lib.models.kinds import read_pretrained_info, write_pretrained
+from ganimation_lib.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, save_pretrained
 from tests.conftest import tiny_critic_config, tiny_generator_config
 
 PRESETS = ("official", "replicate", "cyclegan")

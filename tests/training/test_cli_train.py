@@ -10,7 +10,7 @@ import pytest
 from ganimation_lib.cli import build_parser, main
 from ganimation_lib.cli.train import build_configs
 from ganimation_lib.data.synthetic import SyntheticFaces
-from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.models.convert import from_pretrained
 from ganimation_lib.training import load_training_state
 
 TINY = [

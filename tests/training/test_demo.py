@@ -9,7 +9,7 @@ from PIL import Image
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.demo import CachedFaces, preset_table
-from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.models.convert import from_pretrained
 
 
 def test_demo_writes_grid_gif_and_generator(tmp_path: Path, capsys: object) -> None:

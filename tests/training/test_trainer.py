@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from ganimation_lib import CriticConfig, Generator, GeneratorConfig, GeneratorOutput, Trainer, TrainerConfig
 from ganimation_lib.data.synthetic import SyntheticFaces
-from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.models.convert import from_pretrained
 from ganimation_lib.training import Callback, GeneratorStep
 
 from .helpers import RandomAUData, tiny_config, tiny_models

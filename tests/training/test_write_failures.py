@@ -19,7 +19,7 @@ from ganimation_lib._atomic import append_whole
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.errors import writing
-from ganimation_lib.models.pretrained import from_pretrained
+from ganimation_lib.models.convert import from_pretrained
 from ganimation_lib.training import load_training_state, save_training_state
 
 from .helpers import RandomAUData, tiny_config, tiny_models

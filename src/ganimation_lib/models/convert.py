@@ -2,19 +2,20 @@
 
 :func:`load_checkpoint` reads a ``.pth``/``.pt`` file (or a ``.safetensors`` file, or a directory written by
 :func:`~ganimation_lib.models.pretrained.save_pretrained`), recognises its layout, infers every size from
-the tensor shapes, builds the matching :class:`Generator` or :class:`Critic` and loads the weights:
+the tensor shapes, builds the matching :class:`Generator` or :class:`Critic` and loads the weights. The
+layouts are ``"official"`` (albertpumarola/GANimation), ``"replicate"`` (donydchen/ganimation_replicate)
+and ``"ganimation_lib"`` (this library's own state dict, bare or inside a training checkpoint); the
+converters are built from three parts:
 
-* ``"official"``: albertpumarola/GANimation (``main.N...``, ``img_reg``, ``attetion_reg`` [sic];
-  ``main.N``, ``conv1``, ``conv2`` for the discriminator);
-* ``"replicate"``: donydchen/ganimation_replicate (``model.N...``, ``color_top``, ``au_top``;
-  ``model.N``, ``dis_top``, ``aus_top``);
-* ``"ganimation_lib"``: this library's own state dict, bare or inside a training checkpoint.
+* :mod:`~ganimation_lib.models.safe_load` reads files: ``torch.load(weights_only=True)`` only, so a pickle
+  that would call anything (and so could run code) is refused before anything in it runs;
+* :mod:`~ganimation_lib.models.layouts` strips the prefixes added by ``nn.DataParallel`` /
+  ``DistributedDataParallel`` (``module.``) and ``torch.compile`` (``_orig_mod.``), drops the
+  ``running_mean``/``running_var`` that PyTorch < 0.4 stored for InstanceNorm (which never uses them),
+  recognises the layout, renames the keys and infers the sizes;
+* this module puts them together, and reports a file that does not fit key by key, in its own key names.
 
-Files are read with ``torch.load(weights_only=True)`` only: a pickle that would call anything (and so
-could run code) is refused before anything in it runs. Prefixes added by ``nn.DataParallel`` /
-``DistributedDataParallel`` (``module.``) and ``torch.compile`` (``_orig_mod.``) are stripped, and the
-``running_mean``/``running_var`` that PyTorch < 0.4 stored for InstanceNorm (which never uses them) are
-dropped. A file that does not fit is reported key by key, in the file's own key names.
+:func:`from_pretrained` loads whichever network a ``save_pretrained`` directory holds.
 
 Examples:
     >>> import tempfile, torch
@@ -34,35 +35,37 @@ Examples:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import Literal, overload
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import Tensor
 
-from .critic import Critic, CriticConfig
-from .generator import Generator, GeneratorConfig
-from .pretrained import (
-    CONFIG_NAME,
+from .config_json import CONFIG_NAME
+from .critic import Critic
+from .generator import Generator
+from .kinds import KINDS, NETWORKS, AnyConfig, AnyModel, Kind, build_on_meta, kind_of, read_pretrained_info
+from .layouts import DEFAULT_GENERATOR_IMAGE_SIZE as DEFAULT_GENERATOR_IMAGE_SIZE
+from .layouts import FOREIGN_LAYOUTS, Layout
+from .layouts import clean_state_dict as clean_state_dict
+from .layouts import detect_layout as detect_layout
+from .layouts import infer_config as infer_config
+from .layouts import key_map as key_map
+from .pretrained import as_device, load_pretrained
+from .safe_load import (
+    CHECKPOINT_CONFIG_KEYS,
+    CHECKPOINT_EMA_KEY,
     CheckpointError,
-    _as_device,
-    build_on_meta,
-    check_finite_weights,
-    from_pretrained,
-    load_state_dict_checked,
-    state_dict_mismatches,
+    StateDictCandidate,
+    is_state_dict,
+    state_dict_candidates,
 )
-from .safe_load import load_weights_only
+from .safe_load import read_checkpoint_file as read_checkpoint_file
+from .weights import bullet_list, check_finite_weights, load_state_dict_checked, state_dict_mismatches
 
-if TYPE_CHECKING:
-    AnyModel: TypeAlias = Generator | Critic
-    AnyConfig: TypeAlias = GeneratorConfig | CriticConfig
-
+# The names of layouts.py and safe_load.py that were defined here are re-exported, for older imports.
 __all__ = [
     "DEFAULT_GENERATOR_IMAGE_SIZE",
     "ConvertedStateDict",
@@ -72,44 +75,13 @@ __all__ = [
     "clean_state_dict",
     "convert_state_dict",
     "detect_layout",
+    "from_pretrained",
     "import_checkpoint",
     "infer_config",
     "key_map",
     "load_checkpoint",
     "read_checkpoint_file",
 ]
-
-Kind = Literal["generator", "critic"]
-Layout = Literal["official", "replicate", "ganimation_lib"]
-_KINDS: tuple[str, ...] = ("generator", "critic")
-_LAYOUTS: tuple[str, ...] = ("official", "replicate", "ganimation_lib")
-
-#: A generator's weights do not record the image size it was trained at (it is fully convolutional).
-DEFAULT_GENERATOR_IMAGE_SIZE = 128
-
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-_LEGACY_NORM_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
-# Names of the two foreign layouts: trunk prefix, residual-block container, generator heads, critic heads.
-_FOREIGN: dict[str, dict[str, str]] = {
-    "official": {
-        "trunk": "main.",
-        "block": "main",
-        "color": "img_reg.0",
-        "attention": "attetion_reg.0",  # sic: the official code misspells it
-        "score": "conv1",
-        "aus": "conv2",
-        "source": "albertpumarola/GANimation",
-    },
-    "replicate": {
-        "trunk": "model.",
-        "block": "conv_block",
-        "color": "color_top.0",
-        "attention": "au_top.0",
-        "score": "dis_top",
-        "aus": "aus_top",
-        "source": "donydchen/ganimation_replicate",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -154,356 +126,6 @@ class ImportedCheckpoint:
         return self.model.config
 
 
-# ----------------------------------------------------------------------------------------------- reading
-
-
-def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
-    """Read a ``.pth``/``.pt`` (zip or legacy torch serialisation) or ``.safetensors`` file safely, on CPU.
-
-    Pickles are read with ``torch.load(weights_only=True)``: only tensors, containers and plain values
-    are rebuilt, and a pickle that asks to call a function or build a class is refused before it runs.
-
-    Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        CheckpointError: when the file is refused (it would run code) or is not a checkpoint at all.
-    """
-    file = Path(path)
-    if not file.exists():
-        raise FileNotFoundError(f"checkpoint {file} does not exist; check the path")
-    if file.is_dir():
-        raise CheckpointError(f"{file} is a directory; pass a checkpoint file (or use load_checkpoint)")
-    if file.suffix == ".safetensors":
-        try:
-            return load_file(str(file), device="cpu")
-        except (SafetensorError, OSError) as error:
-            raise CheckpointError(f"{file} cannot be read as safetensors ({error}); the file is corrupt") from error
-    return load_weights_only(
-        file,
-        unreadable="pass a .pth/.pt file written by torch.save, a .safetensors file or a save_pretrained directory",
-    )
-
-
-def _is_state_dict(value: object) -> bool:
-    return (
-        isinstance(value, Mapping)
-        and len(value) > 0
-        and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items())
-    )
-
-
-_Candidate: TypeAlias = tuple[str, Mapping[str, Tensor], Mapping[str, Any]]
-
-
-def _state_dict_candidates(obj: object, path: str = "", depth: int = 0) -> list[_Candidate]:
-    """Every mapping of tensors inside a (training) checkpoint: its path (``'models/generator'``) and parent."""
-    found: list[_Candidate] = []
-    if isinstance(obj, Mapping) and depth < 4:
-        for key, value in obj.items():
-            where = f"{path}/{key}" if path else str(key)
-            if _is_state_dict(value):
-                found.append((where, value, obj))
-            else:
-                found += _state_dict_candidates(value, where, depth + 1)
-    return found
-
-
-# ------------------------------------------------------------------------------------------- cleaning
-
-
-def clean_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], tuple[str, ...]]:
-    """Strip ``module.``/``_orig_mod.`` prefixes and drop legacy InstanceNorm running statistics.
-
-    Returns:
-        The cleaned state dict and notes saying what was changed.
-
-    Examples:
-        >>> import torch
-        >>> legacy = {"module.main.0.weight": torch.ones(1), "module.main.1.running_mean": torch.ones(1)}
-        >>> sd, notes = clean_state_dict(legacy)
-        >>> list(sd), len(notes)
-        (['main.0.weight'], 2)
-    """
-    stripped: set[str] = set()
-    dropped = 0
-    cleaned: dict[str, Tensor] = {}
-    for key, value in state_dict.items():
-        name = key
-        while name.startswith(_WRAPPER_PREFIXES):
-            prefix = next(p for p in _WRAPPER_PREFIXES if name.startswith(p))
-            stripped.add(prefix)
-            name = name[len(prefix) :]
-        if name.endswith(_LEGACY_NORM_SUFFIXES):
-            # Neither network has BatchNorm; these are InstanceNorm statistics PyTorch < 0.4 saved but
-            # InstanceNorm (track_running_stats=False) never reads.
-            dropped += 1
-            continue
-        if name in cleaned:
-            raise CheckpointError(f"key {name!r} appears twice once prefixes are stripped (e.g. as {key!r})")
-        cleaned[name] = value
-    notes: list[str] = []
-    if "module." in stripped:
-        notes.append("stripped the 'module.' prefix (saved from nn.DataParallel / DistributedDataParallel)")
-    if "_orig_mod." in stripped:
-        notes.append("stripped the '_orig_mod.' prefix (saved from a torch.compile'd model)")
-    if dropped:
-        notes.append(
-            f"dropped {dropped} InstanceNorm running statistics (written by PyTorch < 0.4; InstanceNorm ignores them)"
-        )
-    return cleaned, tuple(notes)
-
-
-# ------------------------------------------------------------------------------------------ detection
-
-
-def detect_layout(state_dict: Mapping[str, Tensor]) -> tuple[Kind, Layout]:
-    """Tell which network (``"generator"``/``"critic"``) and which layout a cleaned state dict holds.
-
-    Raises:
-        CheckpointError: when the keys match no known layout.
-
-    Examples:
-        >>> import torch
-        >>> detect_layout({"main.0.weight": torch.zeros(8, 3, 4, 4), "conv1.weight": torch.zeros(1, 8, 3, 3)})
-        ('critic', 'official')
-    """
-    keys = set(state_dict)
-
-    def has(*prefixes: str) -> bool:
-        return any(k.startswith(prefixes) for k in keys)
-
-    if has("encoder.", "bottleneck.", "decoder.", "color_head.", "attention_head."):
-        return "generator", "ganimation_lib"
-    if has("trunk.", "score_head.", "au_head."):
-        return "critic", "ganimation_lib"
-    for layout in ("official", "replicate"):
-        names = _FOREIGN[layout]
-        if has(names["color"] + ".", names["attention"] + "."):
-            return "generator", layout
-        if has(names["score"] + ".", names["aus"] + "."):
-            return "critic", layout
-        # Headless files: the first convolution's input channels tell the networks apart (3 vs 3 + AUs).
-        first = state_dict.get(names["trunk"] + "0.weight")
-        if first is not None and first.dim() == 4:
-            return ("critic" if first.shape[1] == 3 else "generator"), layout
-    sample = sorted(keys)[:6]
-    raise CheckpointError(
-        f"cannot tell which network these weights belong to: the keys (e.g. {sample}) match none of the known "
-        "layouts: official (main.*, img_reg.*, attetion_reg.* / conv1, conv2), replicate (model.*, color_top.*, "
-        "au_top.* / dis_top, aus_top) or ganimation_lib (encoder.*, color_head.* / trunk.*, score_head.*)"
-    )
-
-
-# ------------------------------------------------------------------------------------------ key maps
-
-
-def _unit(ours: str, theirs_conv: str, theirs_norm: str, *, bias: bool, affine: bool) -> dict[str, str]:
-    names = {f"{ours}.conv.weight": f"{theirs_conv}.weight"}
-    if bias:
-        names[f"{ours}.conv.bias"] = f"{theirs_conv}.bias"
-    if affine:
-        names[f"{ours}.norm.weight"] = f"{theirs_norm}.weight"
-        names[f"{ours}.norm.bias"] = f"{theirs_norm}.bias"
-    return names
-
-
-def key_map(config: AnyConfig, layout: Layout) -> dict[str, str]:
-    """Map each of this library's state-dict keys for ``config`` to its name in ``layout``.
-
-    Both foreign codebases build their networks as one ``nn.Sequential`` whose indices count every
-    module (conv, norm, ReLU), so a key's index follows from its position: the generator is
-    ``conv(0) norm(1) relu(2)``, two ``dk`` units at 3 and 6, residual blocks from 9, the two ``uk``
-    units at ``9 + n`` and ``12 + n``; the critic's convolutions sit at even indices.
-
-    Examples:
-        >>> from ganimation_lib import CriticConfig
-        >>> key_map(CriticConfig(image_size=32, depth=2), "replicate")
-        {'trunk.0.weight': 'model.0.weight', 'trunk.0.bias': 'model.0.bias', 'trunk.2.weight': 'model.2.weight', \
-'trunk.2.bias': 'model.2.bias', 'score_head.weight': 'dis_top.weight', 'au_head.weight': 'aus_top.weight'}
-    """
-    if layout not in _LAYOUTS:
-        raise ValueError(f"layout={layout!r} is not supported; use one of {list(_LAYOUTS)}")
-    meta = build_on_meta(config)
-    if layout == "ganimation_lib":
-        return {k: k for k in meta.state_dict()}
-    names = _FOREIGN[layout]
-    trunk = names["trunk"]
-    mapping: dict[str, str] = {}
-    if isinstance(config, GeneratorConfig):
-        unit = {"bias": config.conv_bias, "affine": config.norm_affine}
-        for i, at in enumerate((0, 3, 6)):
-            mapping |= _unit(f"encoder.{i}", f"{trunk}{at}", f"{trunk}{at + 1}", **unit)
-        n = config.num_residual_blocks
-        for i in range(n):
-            block = f"{trunk}{9 + i}.{names['block']}"
-            mapping |= _unit(f"bottleneck.{i}.first", f"{block}.0", f"{block}.1", **unit)
-            mapping |= _unit(f"bottleneck.{i}.second", f"{block}.3", f"{block}.4", **unit)
-        for i, at in enumerate((9 + n, 12 + n)):
-            mapping |= _unit(f"decoder.{i}", f"{trunk}{at}", f"{trunk}{at + 1}", **unit)
-        mapping["color_head.weight"] = f"{names['color']}.weight"
-        mapping["attention_head.weight"] = f"{names['attention']}.weight"
-        if config.attention_bias is not None:
-            mapping["attention_head.bias"] = f"{names['attention']}.bias"
-    else:
-        for i in range(config.depth):
-            mapping[f"trunk.{2 * i}.weight"] = f"{trunk}{2 * i}.weight"
-            if config.conv_bias:
-                mapping[f"trunk.{2 * i}.bias"] = f"{trunk}{2 * i}.bias"
-        mapping["score_head.weight"] = f"{names['score']}.weight"
-        mapping["au_head.weight"] = f"{names['aus']}.weight"
-    missing = set(meta.state_dict()) - set(mapping)
-    if missing:  # a config option neither foreign layout has
-        raise CheckpointError(f"the {layout} layout has no place for {sorted(missing)}")
-    return mapping
-
-
-# ------------------------------------------------------------------------------------------ inference
-
-
-def _require(state_dict: Mapping[str, Tensor], key: str, what: str, dims: int) -> Tensor:
-    tensor = state_dict.get(key)
-    if tensor is None or tensor.dim() != dims:
-        found = "missing" if tensor is None else f"has shape {tuple(tensor.shape)}"
-        raise CheckpointError(
-            f"cannot infer the sizes: {key} ({what}) is {found}; expected a {dims}-D convolution weight"
-        )
-    return tensor
-
-
-def _indices(state_dict: Mapping[str, Tensor], pattern: str) -> list[int]:
-    regex = re.compile(pattern)
-    return sorted({int(m.group(1)) for k in state_dict if (m := regex.match(k))})
-
-
-def _infer_generator(
-    state_dict: Mapping[str, Tensor], layout: Layout, image_size: int | None
-) -> tuple[GeneratorConfig, list[str]]:
-    notes: list[str] = []
-    if layout == "ganimation_lib":
-        first_key, first_norm, down_key = "encoder.0.conv", "encoder.0.norm", "encoder.1.conv.weight"
-        blocks = _indices(state_dict, r"^bottleneck\.(\d+)\.")
-        up_key = "decoder.0.conv.weight"
-        attention_bias = state_dict.get("attention_head.bias")
-    else:
-        names = _FOREIGN[layout]
-        trunk = names["trunk"]
-        first_key, first_norm, down_key = f"{trunk}0", f"{trunk}1", f"{trunk}3.weight"
-        blocks = _indices(state_dict, rf"^{re.escape(trunk)}(\d+)\.{names['block']}\.")
-        up_key = f"{trunk}{9 + len(blocks)}.weight"
-        attention_bias = state_dict.get(f"{names['attention']}.bias")
-    first = _require(state_dict, f"{first_key}.weight", "the first 7x7 convolution", 4)
-    conv_dim, in_channels = int(first.shape[0]), int(first.shape[1])
-    if in_channels <= 3:
-        raise CheckpointError(
-            f"{first_key}.weight takes {in_channels} input channels, but a generator takes 3 image channels "
-            "plus one per AU; is this a critic? (pass kind='critic')"
-        )
-    down = state_dict.get(down_key)
-    up = state_dict.get(up_key)
-    sizes: dict[str, Any] = {
-        "num_aus": in_channels - 3,
-        "conv_dim": conv_dim,
-        "num_residual_blocks": len(blocks),
-        "down_kernel_size": int(down.shape[-1]) if down is not None and down.dim() == 4 else 4,
-        "up_kernel_size": int(up.shape[-1]) if up is not None and up.dim() == 4 else 4,
-        "norm_affine": f"{first_norm}.weight" in state_dict,
-        "conv_bias": f"{first_key}.bias" in state_dict,
-    }
-    if attention_bias is not None and attention_bias.numel() == 1:
-        sizes["attention_bias"] = float(attention_bias.reshape(()))
-    if image_size is None:
-        image_size = DEFAULT_GENERATOR_IMAGE_SIZE
-        notes.append(
-            f"a generator's weights do not record its training image size (it is fully convolutional): "
-            f"assumed {image_size}; pass image_size=... (--image-size) if it was trained at another size"
-        )
-    sizes["image_size"] = image_size
-    preset = "official"
-    if layout == "ganimation_lib" and sizes["down_kernel_size"] == sizes["up_kernel_size"] == 3:
-        # Padding and the residual ReLU leave no trace in the weights; 3x3 strided convs are the cyclegan preset.
-        preset = "cyclegan"
-        notes.append(
-            "padding_mode and residual_relu are not stored in a bare state dict; the 3x3 strided convolutions "
-            "suggest the cyclegan preset, so reflect padding and the residual ReLU were assumed "
-            "(save with save_pretrained to keep the exact config)"
-        )
-    elif layout == "ganimation_lib":
-        notes.append(
-            "padding_mode and residual_relu are not stored in a bare state dict; assumed the official "
-            "zero padding and no residual ReLU (save with save_pretrained to keep the exact config)"
-        )
-    try:
-        config = GeneratorConfig.from_preset(preset, **sizes)
-    except ValueError as error:
-        raise CheckpointError(f"the inferred generator sizes {sizes} are not valid: {error}") from error
-    return config, notes
-
-
-def _infer_critic(
-    state_dict: Mapping[str, Tensor], layout: Layout, image_size: int | None
-) -> tuple[CriticConfig, list[str]]:
-    if layout == "ganimation_lib":
-        trunk, aus_key = "trunk.", "au_head.weight"
-    else:
-        names = _FOREIGN[layout]
-        trunk, aus_key = names["trunk"], f"{names['aus']}.weight"
-    indices = _indices(state_dict, rf"^{re.escape(trunk)}(\d+)\.weight$")
-    convs = [i for i in indices if state_dict[f"{trunk}{i}.weight"].dim() == 4]
-    if not convs:
-        raise CheckpointError(f"cannot infer the critic's sizes: no trunk convolution ({trunk}N.weight) found")
-    first = state_dict[f"{trunk}{convs[0]}.weight"]
-    au_head = _require(state_dict, aus_key, "the AU regression head", 4)
-    depth = len(convs)
-    kernel = int(au_head.shape[-1])
-    # The AU head's kernel spans the final feature map, which is image_size / 2**depth wide.
-    inferred_size = kernel * 2**depth
-    if image_size is not None and image_size != inferred_size:
-        raise CheckpointError(
-            f"image_size={image_size} contradicts the weights: the AU head's {kernel}x{kernel} kernel after "
-            f"{depth} halvings means {inferred_size} px images; drop image_size or pass {inferred_size}"
-        )
-    sizes: dict[str, Any] = {
-        "image_size": inferred_size,
-        "num_aus": int(au_head.shape[0]),
-        "conv_dim": int(first.shape[0]),
-        "depth": depth,
-        "conv_bias": f"{trunk}{convs[0]}.bias" in state_dict,
-    }
-    notes = [f"image size {inferred_size} inferred from the AU head's {kernel}x{kernel} kernel and depth {depth}"]
-    if layout == "ganimation_lib":
-        notes.append("leaky_slope is not stored in a bare state dict; assumed the official 0.01")
-    try:
-        return CriticConfig(**sizes), notes
-    except ValueError as error:
-        raise CheckpointError(f"the inferred critic sizes {sizes} are not valid: {error}") from error
-
-
-def infer_config(
-    state_dict: Mapping[str, Tensor], kind: Kind, layout: Layout, *, image_size: int | None = None
-) -> tuple[AnyConfig, tuple[str, ...]]:
-    """Infer the config of a cleaned state dict from its tensor shapes alone.
-
-    Generator: ``conv_dim`` and ``num_aus`` from the first convolution (its input is 3 image channels
-    plus one per AU), ``num_residual_blocks`` by counting blocks, the strided kernels from their
-    weights, ``norm_affine`` / ``conv_bias`` from whether norm weights / conv biases are present (this
-    is what tells the official preset from the replicate one). The training image size is not in the
-    weights: ``image_size`` or 128. Critic: ``depth`` by counting trunk convolutions, ``conv_dim`` from the
-    first one, ``num_aus`` and the image size (kernel × 2**depth) from the AU head.
-
-    Returns:
-        The config and notes on what was assumed.
-    """
-    if kind == "generator":
-        generator, notes = _infer_generator(state_dict, layout, image_size)
-        return generator, tuple(notes)
-    if kind == "critic":
-        critic, notes = _infer_critic(state_dict, layout, image_size)
-        return critic, tuple(notes)
-    raise ValueError(f"kind={kind!r} is not supported; use 'generator' or 'critic'")
-
-
-# ----------------------------------------------------------------------------------------- conversion
-
-
 def convert_state_dict(
     state_dict: Mapping[str, Tensor],
     *,
@@ -523,7 +145,7 @@ def convert_state_dict(
         CheckpointError: when the layout is unknown, is not ``kind``, or the tensors do not fit the
             inferred architecture (listed key by key, in the file's own names).
     """
-    if kind is not None and kind not in _KINDS:
+    if kind is not None and kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not supported; use 'generator', 'critic' or None (detect)")
     cleaned, clean_notes = clean_state_dict(state_dict)
     detected, layout = detect_layout(cleaned)
@@ -536,8 +158,7 @@ def convert_state_dict(
     if config is None:
         config, infer_notes = infer_config(cleaned, detected, layout, image_size=image_size)
     else:
-        expected_cls = GeneratorConfig if detected == "generator" else CriticConfig
-        if not isinstance(config, expected_cls):
+        if not isinstance(config, NETWORKS[detected].config_class):
             raise CheckpointError(f"config is a {type(config).__name__} but the weights hold a {detected}")
         if image_size is not None and image_size != config.image_size:
             raise CheckpointError(
@@ -549,12 +170,10 @@ def convert_state_dict(
     expected = {theirs: meta_shapes[ours] for ours, theirs in names.items()}
     problems = state_dict_mismatches(expected, cleaned)
     if problems:
-        shown = "\n".join(f"  - {p}" for p in problems[:20])
-        more = f"\n  - ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        source = _FOREIGN[layout]["source"] if layout in _FOREIGN else "ganimation_lib"
+        source = FOREIGN_LAYOUTS[layout]["source"] if layout in FOREIGN_LAYOUTS else "ganimation_lib"
         raise CheckpointError(
             f"these {layout}-layout {detected} weights ({source}) do not fit the architecture "
-            f"{origin}, {config}:\n{shown}{more}\n"
+            f"{origin}, {config}:\n{bullet_list(problems)}\n"
             "the file may be truncated, edited, or from a modified version of that code"
         )
     converted = {ours: cleaned[theirs].detach().to(device="cpu", dtype=torch.float32) for ours, theirs in names.items()}
@@ -571,10 +190,10 @@ def _pick_state_dict(
     obj: object, kind: Kind | None, source: str
 ) -> tuple[Mapping[str, Tensor], list[str], AnyConfig | None]:
     """The state dict of ``kind`` in a checkpoint, notes, and the config stored next to it (if any)."""
-    if _is_state_dict(obj):
+    if is_state_dict(obj):
         return obj, [], None  # type: ignore[return-value]
-    candidates: list[tuple[_Candidate, Kind]] = []
-    for candidate in _state_dict_candidates(obj):
+    candidates: list[tuple[StateDictCandidate, Kind]] = []
+    for candidate in state_dict_candidates(obj):
         try:
             found_kind, _ = detect_layout(clean_state_dict(candidate[1])[0])
         except CheckpointError:
@@ -595,22 +214,22 @@ def _pick_state_dict(
     notes = [f"used the state dict at '{chosen[0]}' of the checkpoint"]
     if len(candidates) > 1:
         # Several generators: a training checkpoint with an EMA copy, which is the one meant for inference.
-        ema = [c for c in candidates if "ema" in c[0][0].lower()]
+        ema = [c for c in candidates if CHECKPOINT_EMA_KEY in c[0][0].lower()]
         if len(ema) != 1:
             raise CheckpointError(f"{source} holds several {found_kind} state dicts: {paths}")
         chosen, found_kind = ema[0]
         notes = [f"used the EMA weights at '{chosen[0]}' (the checkpoint also holds {paths})"]
     # A training checkpoint of this library stores each network's config beside the weights.
     _, state_dict, parent = chosen
-    stored = parent.get(f"{found_kind}_config")
+    config_key = CHECKPOINT_CONFIG_KEYS[found_kind]
+    stored = parent.get(config_key)
     if not isinstance(stored, Mapping):
         return state_dict, notes, None
-    config_cls = GeneratorConfig if found_kind == "generator" else CriticConfig
     try:
-        config: AnyConfig = config_cls.from_dict(dict(stored))
+        config: AnyConfig = NETWORKS[found_kind].config_class.from_dict(dict(stored))
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{source}: the stored '{found_kind}_config' cannot be used: {error}") from error
-    return state_dict, [*notes, f"used the config stored as '{found_kind}_config' in the checkpoint"], config
+        raise CheckpointError(f"{source}: the stored '{config_key}' cannot be used: {error}") from error
+    return state_dict, [*notes, f"used the config stored as '{config_key}' in the checkpoint"], config
 
 
 def import_checkpoint(
@@ -638,9 +257,9 @@ def import_checkpoint(
             of the other kind, does not fit the inferred architecture (key by key), or holds a NaN/inf
             weight (the message names the file and the first such tensor).
     """
-    if kind is not None and kind not in _KINDS:
+    if kind is not None and kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not supported; use 'generator', 'critic' or None (detect)")
-    _as_device(map_location)  # fail on a bad device before reading anything
+    as_device(map_location)  # fail on a bad device before reading anything
     source = Path(path)
     if source.is_dir():
         if not (source / CONFIG_NAME).exists():
@@ -649,7 +268,7 @@ def import_checkpoint(
                 "save_pretrained"
             )
         model = from_pretrained(source, map_location=map_location)
-        found: Kind = "generator" if isinstance(model, Generator) else "critic"
+        found = kind_of(model)
         if kind is not None and kind != found:
             raise CheckpointError(f"{source} holds a {found}, not a {kind}; pass kind={found!r}")
         if image_size is not None and image_size != model.config.image_size:
@@ -667,7 +286,7 @@ def import_checkpoint(
     model = build_on_meta(converted.config)
     load_state_dict_checked(model, converted.state_dict, source=str(source))
     return ImportedCheckpoint(
-        model=model.to(_as_device(map_location)).eval(),
+        model=model.to(as_device(map_location)).eval(),
         kind=converted.kind,
         layout=converted.layout,
         notes=tuple(pick_notes) + converted.notes,
@@ -720,6 +339,29 @@ def load_checkpoint(
         ('Critic', 64, 4)
     """
     model = import_checkpoint(path, kind=kind, map_location=map_location, image_size=image_size).model
-    expected = {"generator": Generator, "critic": Critic}.get(kind or "", (Generator, Critic))
-    assert isinstance(model, expected)  # import_checkpoint already refused the other kind
+    assert kind is None or kind_of(model) == kind  # import_checkpoint already refused the other kind
     return model
+
+
+def from_pretrained(directory: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> AnyModel:
+    """Rebuild whichever network (:class:`Generator` or :class:`Critic`) ``directory`` holds, in eval mode.
+
+    ``Generator.from_pretrained`` / ``Critic.from_pretrained`` load one class and refuse the other; this reads
+    the class from ``config.json``. See :meth:`~ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained`.
+
+    Raises:
+        FileNotFoundError: when the directory, ``config.json`` or ``model.safetensors`` is missing.
+        CheckpointError: when a file is corrupt, comes from a newer library version, the weights do not
+            fit the config, or a weight is NaN/inf (the message names the first such tensor).
+
+    Examples:
+        >>> import tempfile
+        >>> from ganimation_lib import Critic, CriticConfig
+        >>> folder = Critic(CriticConfig(image_size=32, conv_dim=4, depth=4)).save_pretrained(tempfile.mkdtemp() + "/c")
+        >>> type(from_pretrained(folder)).__name__
+        'Critic'
+    """
+    as_device(map_location)  # a bad device fails before anything is read
+    info = read_pretrained_info(directory)
+    network = next(n for n in NETWORKS.values() if n.__name__ == info.model_class)
+    return load_pretrained(network, directory, info, map_location=map_location)

@@ -35,7 +35,8 @@ from torch import Tensor
 from .._atomic import atomic_binary, fsync_folder
 from ..models.critic import CriticConfig
 from ..models.generator import GeneratorConfig
-from ..models.pretrained import CheckpointError, build_on_meta, check_finite_weights, state_dict_mismatches
+from ..models.kinds import build_on_meta
+from ..models.pretrained import CheckpointError, check_finite_weights, state_dict_mismatches
 from ..models.safe_load import load_weights_only
 
 __all__ = [
@@ -123,7 +124,7 @@ def check_trainer_state(state: dict[str, Any], source: str) -> None:
         >>> check_trainer_state({"format": 1}, "step-000000004.pt")
         Traceback (most recent call last):
         ...
-        ganimation_lib.models.pretrained.CheckpointError: step-000000004.pt is not a complete ganimation_lib \
+        ganimation_lib.models.safe_load.CheckpointError: step-000000004.pt is not a complete ganimation_lib \
 training checkpoint: it lacks ['step', 'generator_step', 'epoch', 'batch_in_epoch', 'nonfinite_streak', \
 'generator', 'critic', 'generator_optimizer', 'critic_optimizer', 'generator_scaler', 'critic_scaler', 'rng', \
 'ema']; resume from another checkpoint
