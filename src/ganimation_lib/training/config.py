@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from typing_extensions import Self
 
+from ..config_mixin import ConfigMixin, check_choice, check_int_range, is_finite_number, short_repr
 from ..devices import PRECISIONS, Precision
-from ..losses import ExpressionLossForm, LossWeights, SmoothnessForm
-from ..models.config import ConfigMixin, check_choice, check_int_range, is_finite_number, short_repr
+from ..losses import (
+    CriticLossTerm,
+    ExpressionLossForm,
+    GANimationObjective,
+    GeneratorLossTerm,
+    GradientPenaltyMode,
+    LossWeights,
+    SmoothnessForm,
+)
 
 __all__ = ["MAX_COUNT", "MAX_NUM_WORKERS", "GradientPenaltyMode", "LRUnit", "TrainerConfig"]
 
-GradientPenaltyMode = Literal["critic_step", "separate_step"]
 LRUnit = Literal["epoch", "step"]
 
 #: The largest count a TrainerConfig field may hold (steps, epochs, intervals, batch size): a billion.
@@ -257,3 +265,48 @@ class TrainerConfig(ConfigMixin):
         if self.lr_decay == 0:
             return 0.0
         return max(0.0, 1.0 - (step - self.lr_constant) / self.lr_decay)
+
+    def limits(self, batches_per_epoch: int | None) -> tuple[int | None, int | None]:
+        """``(max_steps, max_epochs)`` for data of ``batches_per_epoch`` batches (``None``: unknown length).
+
+        A ``fast_dev_run`` is one iteration. Without any limit and with ``lr_unit="epoch"`` the run lasts
+        ``lr_constant + lr_decay`` epochs (the official schedule). On data of known length an epoch limit
+        is also a step limit (the smaller one applies), which the progress bar shows as the total.
+
+        Examples:
+            >>> TrainerConfig(lr_constant=2, lr_decay=1).limits(10)
+            (30, 3)
+            >>> TrainerConfig(max_steps=5, lr_unit="step").limits(None)
+            (5, None)
+        """
+        if self.fast_dev_run:
+            return 1, None
+        max_epochs = self.max_epochs
+        if max_epochs is None and self.max_steps is None and self.max_time is None and self.lr_unit == "epoch":
+            max_epochs = self.lr_constant + self.lr_decay
+        max_steps = self.max_steps
+        if max_epochs is not None and batches_per_epoch is not None:
+            by_epochs = max_epochs * batches_per_epoch
+            max_steps = by_epochs if max_steps is None else min(max_steps, by_epochs)
+        return max_steps, max_epochs
+
+    def objective(
+        self,
+        *,
+        critic_losses: Mapping[str, CriticLossTerm] | None = None,
+        generator_losses: Mapping[str, GeneratorLossTerm] | None = None,
+    ) -> GANimationObjective:
+        """The objective this recipe trains (weights, loss forms, gradient-penalty mode), with extra terms.
+
+        Examples:
+            >>> TrainerConfig.fast().objective().gradient_penalty_mode
+            'critic_step'
+        """
+        return GANimationObjective(
+            self.loss_weights,
+            self.expression_form,
+            self.smoothness_form,
+            self.gradient_penalty_mode,
+            critic_losses=critic_losses or {},
+            generator_losses=generator_losses or {},
+        )

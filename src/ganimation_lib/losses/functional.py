@@ -1,4 +1,4 @@
-"""GANimation's losses as typed pure functions, and the weights that combine them.
+"""GANimation's losses as typed pure functions (the weighted objective that combines them: :mod:`.objective`).
 
 Every function follows the device and dtype of its inputs and reduces in float32, so the values are the
 same under autocast. The formulas are the ones of the paper and of the official code (albertpumarola/GANimation),
@@ -8,17 +8,13 @@ with the differences spelled out where the code departs from the paper.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from .models.config import ConfigMixin, is_finite_number, short_repr
-
 __all__ = [
     "ExpressionLossForm",
-    "LossWeights",
     "SmoothnessForm",
     "attention_saturation_loss",
     "attention_smoothness_loss",
@@ -236,40 +232,3 @@ def cycle_loss(reconstruction: Tensor, original: Tensor) -> Tensor:
     """
     _check_same_shape("reconstruction", reconstruction, "original", original)
     return (reconstruction.float() - original.float()).abs().mean()
-
-
-@dataclass(frozen=True)
-class LossWeights(ConfigMixin):
-    """Weights of the GANimation objective; the defaults are the official ones.
-
-    Attributes:
-        adversarial: Weight of the WGAN terms (official ``lambda_D_prob`` = 1).
-        expression: Weight of the conditional expression loss (official ``lambda_D_cond`` = 4000,
-            paired with ``expression_loss(form="official")``).
-        cycle: Weight of the cycle/identity loss (official ``lambda_cyc`` = 10).
-        attention_saturation: Weight of ``mean(A)`` (official ``lambda_mask`` = 0.1).
-        attention_smoothness: Weight of the attention total variation (official ``lambda_mask_smooth`` = 1e-5,
-            paired with the ``"l1_sum"`` form).
-        gradient_penalty: Weight of WGAN-GP (official ``lambda_D_gp`` = 10).
-        color_smoothness: Weight of :func:`color_smoothness_loss` on the generated face's colour (not in the
-            official objective: 0).
-
-    Examples:
-        >>> LossWeights().expression
-        4000.0
-        >>> LossWeights(cycle=5.0).cycle
-        5.0
-    """
-
-    adversarial: float = 1.0
-    expression: float = 4000.0
-    cycle: float = 10.0
-    attention_saturation: float = 0.1
-    attention_smoothness: float = 1e-5
-    gradient_penalty: float = 10.0
-    color_smoothness: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name, value in self.to_dict().items():
-            if not is_finite_number(value) or value < 0:
-                raise ValueError(f"LossWeights.{name}={short_repr(value)} must be a finite number >= 0")
