@@ -2,8 +2,9 @@
 
 The critic's AU head cannot do this job: the generator is trained to satisfy that very head, so it can
 learn to fool it (an adversarial fit) without drawing the expression. :class:`AURegressor` is a separate,
-small CNN trained only on real training images (:func:`~ganimation_lib.evaluation.training.train_au_regressor`),
-never on generated ones, so a generator cannot have adapted to it.
+small CNN trained only on real training images
+(:func:`~ganimation_lib.evaluation.fit_regressor.train_au_regressor`), never on generated ones, so a
+generator cannot have adapted to it.
 
 A saved regressor is a directory like a saved generator (``config.json`` + ``model.safetensors``, the same
 format with ``"model_class": "AURegressor"``), so loading it never runs code and a generator folder passed
@@ -21,39 +22,16 @@ Examples:
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
-from typing_extensions import Self
 
-from .._atomic import atomic_binary, atomic_text
-from .._version import __version__
-from ..aus import AU_NAMES
-from ..models.config import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_NUM_AUS, ConfigMixin, check_int_range, read_json
-from ..models.pretrained import (
-    CONFIG_NAME,
-    FORMAT_VERSION,
-    WEIGHTS_NAME,
-    CheckpointError,
-    PretrainedMixin,
-    load_state_dict_checked,
-)
+from ..config_mixin import ConfigMixin, check_int_range
+from ..models.config import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_NUM_AUS
+from ..models.pretrained import PretrainedMixin
 
 __all__ = ["AURegressor", "AURegressorConfig"]
-
-# The saved-model format of models/pretrained.py; "model_class" tells a regressor from a generator or critic.
-_FORMAT = "ganimation_lib.pretrained"
-_MODEL_CLASS = "AURegressor"
-_KEYS = frozenset({"format", "format_version", "model_class", "library_version", "au_names", "save_id", "config"})
 # The head reads a fixed grid of positions: where a feature is (brow or mouth) says which AU it belongs to.
 _GRID = 4
 
@@ -119,9 +97,14 @@ class AURegressor(nn.Module, PretrainedMixin):
     Stride-2 convolution units (conv, GroupNorm, LeakyReLU), a 4×4 average-pooled grid, a linear head.
     It shares nothing with the critic (architecture, weights or training signal).
 
+    ``save_pretrained`` / ``from_pretrained`` come from :class:`~ganimation_lib.models.pretrained.PretrainedMixin`
+    (the saved-model format of the generator and the critic, ``"model_class": "AURegressor"``).
+
     Args:
         config: The architecture; ``None`` means ``AURegressorConfig()`` (128 px).
     """
+
+    config_class: ClassVar[type[AURegressorConfig]] = AURegressorConfig
 
     def __init__(self, config: AURegressorConfig | None = None) -> None:
         super().__init__()
@@ -154,109 +137,3 @@ class AURegressor(nn.Module, PretrainedMixin):
         features = self.pool(self.features(images))
         out: Tensor = self.head(features.flatten(1))
         return out
-
-    def save_pretrained(self, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` to ``directory`` (each file atomically) and return it.
-
-        Both files carry one random save id, so an interrupted overwrite is detected on load. ``au_names``
-        defaults to ``self.au_names``, else the 17 OpenFace AUs when the regressor reads 17.
-        """
-        names = tuple(au_names) if au_names is not None else self.au_names
-        if names is None and self.config.num_aus == len(AU_NAMES):
-            names = AU_NAMES
-        if names is not None and len(names) != self.config.num_aus:
-            raise ValueError(f"au_names has {len(names)} names but the regressor reads {self.config.num_aus} AUs")
-        target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise FileExistsError(f"{target} exists and is not a directory; choose another path for the regressor")
-        target.mkdir(parents=True, exist_ok=True)
-        save_id = uuid.uuid4().hex
-        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in self.state_dict().items()}
-        metadata = {"format": "pt", "model_class": _MODEL_CLASS, "save_id": save_id, "library_version": __version__}
-        document = {
-            "format": _FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model_class": _MODEL_CLASS,
-            "library_version": __version__,
-            "au_names": None if names is None else list(names),
-            "save_id": save_id,
-            "config": self.config.to_dict(),
-        }
-        # Weights first, config last: the config names the save id the weights must carry.
-        with atomic_binary(target / WEIGHTS_NAME) as handle:
-            handle.write(safetensors_bytes(tensors, metadata=metadata))
-        with atomic_text(target / CONFIG_NAME, newline=None) as text:
-            text.write(json.dumps(document, indent=2) + "\n")
-        return target
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> Self:
-        """Rebuild the regressor saved in ``directory``, in float32 and eval mode, without running code.
-
-        Raises:
-            FileNotFoundError: when the directory or one of its two files is missing.
-            CheckpointError: when a file is corrupt, the folder holds another kind of model (a generator),
-                or the weights do not fit the config.
-        """
-        folder = Path(directory)
-        path = folder / CONFIG_NAME
-        if not folder.is_dir() or not path.is_file():
-            raise FileNotFoundError(
-                f"{path} does not exist; pass a folder written by AURegressor.save_pretrained "
-                "(`ganimation evaluate` saves one as OUTPUT/regressor)"
-            )
-        document = _read_config(path)
-        config = _config_from(document, path)
-        weights = folder / WEIGHTS_NAME
-        if not weights.is_file():
-            raise FileNotFoundError(f"{weights} is missing, so {folder} is not a complete saved regressor")
-        try:
-            with safe_open(str(weights), framework="pt", device="cpu") as handle:
-                stored_id = (handle.metadata() or {}).get("save_id")
-                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
-        except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(
-                f"{weights} cannot be read as safetensors ({error}); the file is corrupt: save the regressor again"
-            ) from error
-        save_id = document.get("save_id")
-        if isinstance(save_id, str) and stored_id is not None and stored_id != save_id:
-            raise CheckpointError(
-                f"{CONFIG_NAME} and {WEIGHTS_NAME} in {folder} come from different saves (e.g. an interrupted "
-                "overwrite); save the regressor again"
-            )
-        with torch.device("meta"):
-            model = cls(config)
-        load_state_dict_checked(model, tensors, source=str(weights), hint="save the regressor again")
-        names = document.get("au_names")
-        model.au_names = tuple(str(n) for n in names) if isinstance(names, list) else None
-        return model.to(map_location).eval()
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    document = read_json(path, error=CheckpointError, fix="save the regressor again")
-    if not isinstance(document, dict) or document.get("format") != _FORMAT:
-        raise CheckpointError(
-            f"{path} is not a ganimation_lib model config; pass a folder written by AURegressor.save_pretrained"
-        )
-    kind = document.get("model_class")
-    if kind != _MODEL_CLASS:
-        raise CheckpointError(
-            f"{path.parent} holds a {kind}, not an AURegressor; pass a regressor folder (`ganimation evaluate` "
-            "saves one as OUTPUT/regressor), or leave the option out to train one"
-        )
-    version = document.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format_version={version!r}, which this ganimation_lib {__version__} cannot read; upgrade it"
-        )
-    unknown = sorted(set(document) - _KEYS)
-    if unknown:
-        raise CheckpointError(f"{path} has unknown entries {unknown}; upgrade ganimation_lib")
-    return document
-
-
-def _config_from(document: dict[str, Any], path: Path) -> AURegressorConfig:
-    try:
-        return AURegressorConfig.from_dict(document.get("config"))  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: {error}") from error
