@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from ..aus import AU_NAMES
 from ..data.image_io import upright
 from ..models.generator import Generator
+from ..models.unwrap import unwrap_model
 from .images import ImageLike, ImageT, image_size, paste, to_tensor
 
 __all__ = [
@@ -183,12 +184,22 @@ class PreparedFace:
 
 
 def as_generator(generator: nn.Module) -> Generator:
-    """The :class:`~ganimation_lib.Generator` inside ``generator`` (which may be ``torch.compile``-d).
+    """The :class:`~ganimation_lib.Generator` inside ``generator``, which may be wrapped.
+
+    ``torch.compile`` and data-parallel wrappers are looked through
+    (:func:`~ganimation_lib.models.unwrap.unwrap_model`); the wrapper itself is what runs.
 
     Raises:
         TypeError: If it is not a ganimation_lib Generator (for an EMA, the message points to ``ema.shadow``).
+
+    Examples:
+        >>> import torch
+        >>> from ganimation_lib import Generator, GeneratorConfig
+        >>> g = Generator(GeneratorConfig(image_size=16, conv_dim=4, num_residual_blocks=0))
+        >>> as_generator(torch.nn.DataParallel(g)) is g
+        True
     """
-    inner = getattr(generator, "_orig_mod", generator)  # torch.compile wrapper
+    inner = unwrap_model(generator) if isinstance(generator, nn.Module) else generator
     if not isinstance(inner, Generator):
         hint = "; for EMA weights pass ema.shadow" if hasattr(generator, "shadow") else ""
         raise TypeError(f"generator must be a ganimation_lib Generator, got {type(generator).__name__}{hint}")
