@@ -7,11 +7,8 @@ The generator works at one size (``GeneratorConfig.image_size``). :func:`prepare
 and resizes it to that size once per input; :func:`run_jobs` sends (face, target AUs) jobs through the
 generator in batches; :func:`compose` upsamples the **attention and colour maps** (not the generated image)
 and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution: where the
-attention keeps the input, the result keeps every original pixel's detail. :func:`paste_result` writes the
-edited box back into the input, whose other pixels are returned unchanged.
-
-For a face in a larger photo, a face ``box`` picks the region: the model sees the box expanded to a square
-(clamped to the image), and the edit is blended back inside the box with a feathered edge.
+attention keeps the input, the result keeps every original pixel's detail; inside a face box only, with a
+feathered edge. :func:`paste_result` writes the box back: every pixel outside it is returned unchanged.
 
 Examples:
     >>> import torch
