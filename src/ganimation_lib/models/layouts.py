@@ -35,6 +35,7 @@ from .critic import CriticConfig
 from .generator import GeneratorConfig
 from .kinds import AnyConfig, Kind, build_on_meta
 from .safe_load import CheckpointError
+from .unwrap import WRAPPER_PREFIXES
 
 __all__ = [
     "DEFAULT_GENERATOR_IMAGE_SIZE",
@@ -55,7 +56,6 @@ LAYOUTS: tuple[str, ...] = get_args(Layout)
 #: A generator's weights do not record the image size it was trained at (it is fully convolutional).
 DEFAULT_GENERATOR_IMAGE_SIZE = 128
 
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _LEGACY_NORM_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 #: Names in the two foreign layouts: trunk prefix, residual-block container, generator heads, critic heads, and
 #: the codebase that writes them (``"source"``).
@@ -102,8 +102,8 @@ def clean_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
     cleaned: dict[str, Tensor] = {}
     for key, value in state_dict.items():
         name = key
-        while name.startswith(_WRAPPER_PREFIXES):
-            prefix = next(p for p in _WRAPPER_PREFIXES if name.startswith(p))
+        while name.startswith(WRAPPER_PREFIXES):
+            prefix = next(p for p in WRAPPER_PREFIXES if name.startswith(p))
             stripped.add(prefix)
             name = name[len(prefix) :]
         if name.endswith(_LEGACY_NORM_SUFFIXES):

@@ -61,6 +61,7 @@ from .config_json import PretrainedInfo as PretrainedInfo
 from .config_json import config_document, read_config_json
 from .safe_load import CheckpointError as CheckpointError
 from .safe_load import read_safetensors
+from .unwrap import unwrap_model
 from .weights import check_finite_weights as check_finite_weights
 from .weights import first_non_finite as first_non_finite
 from .weights import load_state_dict_checked as load_state_dict_checked
@@ -278,20 +279,6 @@ def _remove_stale_staging(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _unwrap(model: object) -> object:
-    # DataParallel / DistributedDataParallel keep the network in .module, torch.compile in ._orig_mod;
-    # saving the wrapper's state dict would bake their prefixes into the keys. Look in _modules, because
-    # torch.compile's wrapper forwards attribute lookups (even .config) to the model it wraps.
-    for _ in range(4):
-        if not isinstance(model, nn.Module):
-            break
-        inner = model._modules.get("module", model._modules.get("_orig_mod"))
-        if inner is None:
-            break
-        model = inner
-    return model
-
-
 def save_pretrained(
     model: PretrainedMixin, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
 ) -> Path:
@@ -308,7 +295,7 @@ def save_pretrained(
     Returns:
         The directory.
     """
-    inner = _unwrap(model)
+    inner: object = unwrap_model(model) if isinstance(model, nn.Module) else model
     config = getattr(inner, "config", None)
     if not isinstance(inner, nn.Module) or not isinstance(inner, PretrainedMixin) or config is None:
         raise TypeError(f"save_pretrained expects a Generator or a Critic, got {type(model).__name__}")
