@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ..config_mixin import ConfigMixin, check_bool, check_choice, check_int_range, is_finite_number, short_repr
 from .blocks import init_official_
 from .config import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_NUM_AUS, WEIGHT_INITS, WeightInit
+from .inputs import check_image_batch
 from .pretrained import PretrainedMixin
 
 __all__ = ["CRITIC_PRESETS", "Critic", "CriticConfig", "CriticOutput", "Discriminator"]
@@ -180,17 +181,7 @@ class Critic(nn.Module, PretrainedMixin):
 
     def check_inputs(self, images: Tensor) -> None:
         """Raise a ``ValueError`` naming the problem if ``images`` cannot be judged by this critic."""
-        if not isinstance(images, Tensor):
-            raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-        if images.dim() != 4:
-            raise ValueError(
-                f"images must have shape (B, 3, H, W), got {tuple(images.shape)}; "
-                "add a batch dimension with images.unsqueeze(0)"
-            )
-        if images.shape[1] != 3:
-            raise ValueError(f"images must have 3 (RGB) channels, got {images.shape[1]} in {tuple(images.shape)}")
-        if not images.is_floating_point():
-            raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
+        check_image_batch(images)
         size = self.config.image_size
         if tuple(images.shape[-2:]) != (size, size):
             raise ValueError(

@@ -22,6 +22,7 @@ from .config import (
     WeightInit,
 )
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
+from .inputs import check_image_batch
 from .pretrained import PretrainedMixin
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
@@ -259,15 +260,7 @@ class Generator(nn.Module, PretrainedMixin):
             raise TypeError(
                 f"images and aus must be torch.Tensors, got {type(images).__name__} and {type(aus).__name__}"
             )
-        if images.dim() != 4:
-            raise ValueError(
-                f"images must have shape (B, 3, H, W), got {tuple(images.shape)}; "
-                "add a batch dimension with images.unsqueeze(0)"
-            )
-        if images.shape[1] != 3:
-            raise ValueError(f"images must have 3 (RGB) channels, got {images.shape[1]} in {tuple(images.shape)}")
-        if not images.is_floating_point():
-            raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
+        check_image_batch(images)
         h, w = images.shape[-2:]
         step = 2**self.config.num_downsamplings
         if h % step or w % step or h < 2 * step or w < 2 * step:
