@@ -1,4 +1,4 @@
-"""Atomic, ``weights_only``-safe training checkpoints and the RNG states they carry.
+"""Atomic, ``weights_only``-safe training checkpoints: what a Trainer saves, how it is written, read and restored.
 
 A checkpoint is a plain nested dict of tensors, numbers, strings, lists and dicts, so
 ``torch.load(path, weights_only=True)`` reads it: no pickled classes, nothing that runs code on load. It is
@@ -23,26 +23,33 @@ Examples:
 from __future__ import annotations
 
 import os
-import random
 import re
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from .._atomic import atomic_binary, fsync_folder
+from .._version import __version__
 from ..models.critic import CriticConfig
 from ..models.generator import GeneratorConfig
 from ..models.kinds import build_on_meta
 from ..models.pretrained import CheckpointError, check_finite_weights, state_dict_mismatches
 from ..models.safe_load import load_weights_only
+from .rng import capture_rng_state, restore_rng_state
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "CHECKPOINT_PATTERN",
     "TRAINER_FORMAT",
     "capture_rng_state",
+    "check_same_config",
     "check_trainer_state",
     "checkpoint_path",
     "latest_checkpoint",
@@ -50,14 +57,18 @@ __all__ = [
     "load_training_state",
     "prune_checkpoints",
     "restore_rng_state",
+    "restore_trainer_state",
     "save_training_state",
+    "trainer_state",
 ]
 
 #: File names of step checkpoints: ``step-000001234.pt``.
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
-#: The ``format`` of the checkpoints :meth:`Trainer.state_dict <ganimation_lib.training.Trainer.state_dict>`
-#: writes (``trainer.CHECKPOINT_FORMAT``); :func:`load_training_state` checks their contents.
-TRAINER_FORMAT = 1
+#: Version of the checkpoint layout :func:`trainer_state` writes; :func:`load_training_state` checks the
+#: contents of checkpoints of this format.
+CHECKPOINT_FORMAT = 1
+#: The same number under its older name.
+TRAINER_FORMAT = CHECKPOINT_FORMAT
 # What Trainer.load_state_dict restores: counters, and the entries that must be dicts.
 _COUNTERS = ("step", "generator_step", "epoch", "batch_in_epoch", "nonfinite_streak")
 _TABLES = ("generator", "critic", "generator_optimizer", "critic_optimizer", "generator_scaler", "critic_scaler", "rng")
@@ -107,7 +118,7 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
     )
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path} is not a ganimation_lib training checkpoint (no 'format' key)")
-    if state["format"] == TRAINER_FORMAT:
+    if state["format"] == CHECKPOINT_FORMAT:
         check_trainer_state(state, str(path))
     return state
 
@@ -244,34 +255,110 @@ def prune_checkpoints(
     return doomed
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """Every global RNG state (torch CPU, each CUDA device, Python ``random``, NumPy) as safe-to-load values."""
-    version, internal, gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
-        "numpy": {
-            "name": str(np_name),
-            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
-            "pos": int(np_pos),
-            "has_gauss": int(np_has_gauss),
-            "cached_gaussian": float(np_gauss),
-        },
+def trainer_state(trainer: Trainer) -> dict[str, Any]:
+    """The full training state of ``trainer`` as ``weights_only``-safe values (see ``docs/training.md``).
+
+    Networks, EMA, optimizers and scalers as their state dicts; the position (step, epoch, batch in the
+    epoch) and the non-finite streak; every global RNG state; the configs the networks and the recipe were
+    built from; each callback's state under its ``state_key``.
+    """
+    gen_cfg: Any = getattr(trainer.generator, "config", None)
+    crit_cfg: Any = getattr(trainer.critic, "config", None)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "library_version": __version__,
+        "step": trainer.step,
+        "generator_step": trainer.generator_step,
+        "epoch": trainer.epoch,
+        "batch_in_epoch": trainer.batch_in_epoch,
+        "nonfinite_streak": trainer.nonfinite_streak,
+        "generator": trainer.generator.state_dict(),
+        "critic": trainer.critic.state_dict(),
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        "generator_optimizer": trainer.generator_optimizer.state_dict(),
+        "critic_optimizer": trainer.critic_optimizer.state_dict(),
+        "generator_scaler": trainer.generator_scaler.state_dict(),
+        "critic_scaler": trainer.critic_scaler.state_dict(),
+        "rng": capture_rng_state(),
+        "trainer_config": trainer.config.to_dict(),
+        "generator_config": gen_cfg.to_dict() if hasattr(gen_cfg, "to_dict") else {},
+        "critic_config": crit_cfg.to_dict() if hasattr(crit_cfg, "to_dict") else {},
+        "callbacks": {cb.state_key: cb.state_dict() for cb in trainer.callbacks},
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
 
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Restore the states that :func:`capture_rng_state` captured."""
-    torch.set_rng_state(state["torch"].cpu())
-    python = state["python"]
-    random.setstate((python["version"], tuple(int(x) for x in python["state"].tolist()), python["gauss"]))
-    n = state["numpy"]
-    np.random.set_state(
-        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
+    """Restore :func:`trainer_state` into ``trainer`` (networks, optimizers, scalers, EMA, position, RNG, callbacks).
+
+    Raises:
+        ValueError: For another checkpoint format, or networks built with other configs than the trainer's
+            (see :func:`check_same_config`).
+    """
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}; it was written by "
+            f"ganimation_lib {state.get('library_version', '?')} — use that version to resume it"
+        )
+    for name, module in (("generator", trainer.generator), ("critic", trainer.critic)):
+        check_same_config(name, getattr(module, "config", None), state.get(f"{name}_config") or {})
+    trainer.generator.load_state_dict(state["generator"])
+    trainer.critic.load_state_dict(state["critic"])
+    if trainer.ema is not None:
+        if state["ema"] is None:
+            trainer.ema.shadow.load_state_dict(state["generator"])  # EMA switched on at resume: start here
+        else:
+            trainer.ema.load_state_dict(state["ema"])
+    trainer.generator_optimizer.load_state_dict(state["generator_optimizer"])
+    trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
+    if state["generator_scaler"]:
+        trainer.generator_scaler.load_state_dict(state["generator_scaler"])
+    if state["critic_scaler"]:
+        trainer.critic_scaler.load_state_dict(state["critic_scaler"])
+    trainer.step = int(state["step"])
+    trainer.generator_step = int(state["generator_step"])
+    trainer.epoch = int(state["epoch"])
+    trainer.batch_in_epoch = int(state["batch_in_epoch"])
+    saved_config = state.get("trainer_config") or {}
+    changed = [k for k in ("batch_size", "seed") if k in saved_config and saved_config[k] != getattr(trainer.config, k)]
+    if changed and trainer.batch_in_epoch:
+        warnings.warn(
+            f"resuming mid-epoch (batch {trainer.batch_in_epoch}) with another {' and '.join(changed)} than the "
+            "checkpoint's: the rest of this epoch's order no longer continues the interrupted one (some items "
+            "are seen twice or not at all)",
+            stacklevel=3,  # the caller of Trainer.load_state_dict
+        )
+    trainer.nonfinite_streak = int(state["nonfinite_streak"])
+    saved_callbacks = state.get("callbacks", {})
+    for cb in trainer.callbacks:
+        if cb.state_key in saved_callbacks:
+            cb.load_state_dict(saved_callbacks[cb.state_key])
+    restore_rng_state(state["rng"])
+
+
+def check_same_config(name: str, config: Any, saved: Mapping[str, Any]) -> None:
+    """Refuse to load a checkpoint whose network was built differently, naming the fields that differ.
+
+    Examples:
+        >>> from ganimation_lib import CriticConfig
+        >>> check_same_config("critic", CriticConfig(conv_dim=8), CriticConfig(conv_dim=8).to_dict())  # same: fine
+        >>> check_same_config("critic", CriticConfig(conv_dim=8), {**CriticConfig().to_dict(), "conv_dim": 16})
+        Traceback (most recent call last):
+        ...
+        ValueError: the checkpoint's critic was built with a different config (conv_dim: checkpoint 16, this \
+trainer 8); build the Trainer with the checkpoint's critic_config (ganimation train: the same --config/flags as \
+the run that wrote it)
+    """
+    if not saved or not hasattr(config, "to_dict"):
+        return
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    current = config.to_dict()
+    differ = [k for k in sorted(set(current) | set(saved)) if plain(current.get(k)) != plain(saved.get(k))]
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r}, this trainer {current.get(k)!r}" for k in differ)
+        raise ValueError(
+            f"the checkpoint's {name} was built with a different config ({detail}); build the Trainer with the "
+            f"checkpoint's {name}_config (ganimation train: the same --config/flags as the run that wrote it)"
+        )

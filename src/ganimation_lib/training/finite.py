@@ -8,6 +8,9 @@ A phase whose losses or gradient norm are not finite skips its optimizer step.
 
 Under a ``GradScaler`` (fp16 autocast) the gradient is not checked here: inf/NaN gradients are normal
 there while the scale settles, and the scaler already skips the optimizer step for them.
+
+Skipped steps are reported through :data:`LOGGER` (``logging``, not ``print``); after
+``max_nonfinite_steps`` of them in a row training stops with :class:`NonFiniteLossError`.
 """
 
 from __future__ import annotations
@@ -15,17 +18,31 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["GRAD_NORM", "LOGGER", "gradient_norm", "read_phase", "report_skipped_step"]
+__all__ = [
+    "GRAD_NORM",
+    "LOGGER",
+    "NonFiniteLossError",
+    "check_nonfinite_streak",
+    "gradient_norm",
+    "guarded_step",
+    "read_phase",
+    "report_skipped_step",
+]
 
 #: The metric name (after the phase prefix) under which a non-finite gradient norm is reported.
 GRAD_NORM = "grad_norm"
 
 #: Where the trainer reports skipped steps (to stderr unless the application configures logging).
 LOGGER = logging.getLogger("ganimation_lib.training")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss or its gradient was NaN/inf for too many iterations in a row."""
 
 
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor | None:
@@ -88,3 +105,68 @@ def report_skipped_step(step: int, metrics: Mapping[str, float], streak: int, li
         streak,
         limit,
     )
+
+
+def check_nonfinite_streak(streak: int, limit: int, step: int, last_checkpoint: Path | None) -> None:
+    """Raise :class:`NonFiniteLossError` once ``streak`` skipped iterations in a row reach ``limit``.
+
+    The message names the last good checkpoint (``last_checkpoint``), where a fixed run resumes.
+
+    Examples:
+        >>> check_nonfinite_streak(2, 5, step=10, last_checkpoint=None)  # below the limit: nothing happens
+    """
+    if streak < limit:
+        return
+    raise NonFiniteLossError(
+        f"the loss was not finite (or its gradient) for {streak} iterations in a row "
+        f"(up to step {step}); training stopped. The last good checkpoint is "
+        f"{last_checkpoint or 'none (none was saved)'}. "
+        "Lower the learning rates, enable grad_clip, use precision='fp32', or check the data for NaNs."
+    )
+
+
+def guarded_step(
+    values: Mapping[str, Tensor],
+    loss: Tensor,
+    prefix: str,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    grad_clip: float | None = None,
+) -> tuple[dict[str, float], bool]:
+    """Back-propagate ``loss`` and step ``optimizer``, unless a value or the gradient is not finite.
+
+    Args:
+        values: The losses to report by name (the phase's terms and total), read with the gradient norm
+            in one transfer (one sync per phase).
+        loss: What to minimise.
+        prefix: The phase, prepended to the metric names.
+        module: The network ``optimizer`` trains (its gradient is checked and clipped).
+        optimizer: Its optimizer.
+        scaler: Its gradient scaler (disabled unless fp16).
+        grad_clip: Maximum gradient norm; ``None``: no clipping.
+
+    Returns:
+        ``values`` as ``PREFIX/name`` floats, and whether the optimizer stepped.
+
+    Examples:
+        >>> net = nn.Linear(1, 1)
+        >>> loss = net(torch.ones(1, 1)).sum() * float("nan")
+        >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        >>> guarded_step({"total": loss}, loss, "critic", net, opt, torch.amp.GradScaler("cpu", enabled=False))[1]
+        False
+    """
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+    # Under a GradScaler the scaler itself skips steps with non-finite gradients.
+    norm = None if scaler.is_enabled() else gradient_norm(module.parameters())
+    metrics, finite = read_phase(values, prefix, norm)
+    if not finite:
+        optimizer.zero_grad(set_to_none=True)
+        return metrics, False
+    if grad_clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return metrics, True

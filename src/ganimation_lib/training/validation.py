@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,9 +24,9 @@ from torch.utils.data import Dataset, default_collate
 
 from ..data.sample import AUSample
 from ..losses import cycle_loss
-from .checkpoint import capture_rng_state, restore_rng_state
+from .rng import capture_rng_state, restore_rng_state
 
-__all__ = ["TruthFn", "collect_fixed_batch", "truth_for", "validate"]
+__all__ = ["HeldOut", "TruthFn", "collect_fixed_batch", "truth_for", "validate"]
 
 #: ``truth(indices, target_aus) -> images``: the true pictures of the held-out items with the target AUs.
 TruthFn = Callable[[list[int], Tensor], Tensor]
@@ -68,6 +69,33 @@ def collect_fixed_batch(dataset: Dataset[AUSample], count: int, seed: int) -> tu
     if not isinstance(batch, AUSample):
         raise TypeError(f"the dataset must yield AUSample items, got {type(batch).__name__} after collation")
     return batch, indices
+
+
+@dataclass
+class HeldOut:
+    """The fixed held-out faces validation runs on: the collated batch, the items' indices, their true pictures.
+
+    Attributes:
+        batch: The first items of the validation data, collated (see :func:`collect_fixed_batch`).
+        indices: Their indices in the validation data.
+        truth: The renderer of their true pictures (:func:`truth_for`), or ``None``.
+
+    Examples:
+        >>> data = [AUSample(torch.zeros(3, 8, 8), torch.zeros(17), torch.zeros(17), "", str(i)) for i in range(5)]
+        >>> held_out = HeldOut.collect(data, count=2, seed=0)
+        >>> held_out.indices, held_out.batch.image.shape, held_out.truth
+        ([0, 1], torch.Size([2, 3, 8, 8]), None)
+    """
+
+    batch: AUSample
+    indices: list[int]
+    truth: TruthFn | None = None
+
+    @classmethod
+    def collect(cls, dataset: Dataset[AUSample], count: int, seed: int) -> HeldOut:
+        """The first ``count`` items of ``dataset`` (drawn under ``seed``) and its ground truth, if any."""
+        batch, indices = collect_fixed_batch(dataset, count, seed)
+        return cls(batch, indices, truth_for(dataset))
 
 
 @torch.no_grad()
