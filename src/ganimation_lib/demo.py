@@ -20,15 +20,15 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ._atomic import atomic_path
 from .aus import EXPRESSIONS, aus_for
 from .data.sample import AUSample
 from .data.synthetic import SyntheticFaces
 from .data.target_sampling import RandomOtherTarget
+from .inference import animate, save_gif, to_pil
+from .inference.visuals import make_sample_grid, save_image, tile_columns, to_uint8
 from .models.critic import CriticConfig
 from .models.generator import GeneratorConfig
 from .training import Callback, Trainer, TrainerConfig
-from .training.callbacks import make_sample_grid, save_image
 from .training.recipes import recipe_configs
 
 __all__ = [
@@ -171,16 +171,8 @@ def _comparison(generator: torch.nn.Module, data: CachedFaces, indices: Sequence
         target = aus_for(name).expand(len(indices), -1)
         columns.append(generator(images, target).image)
         columns.append(torch.stack([data.render_tensor(data.identity_of(i), target[0]) for i in indices]))
-    b, _, h, w = images.shape
-    pad, gap = 2, 6  # a wider gap before each (generated, true) pair
-    width = pad + len(columns) * (w + pad) + gap * len(DEMO_EXPRESSIONS)
-    grid = torch.full((3, b * (h + pad) + pad, width), 255, dtype=torch.uint8)
-    for col, tiles in enumerate(columns):
-        x = pad + col * (w + pad) + gap * ((col + 1) // 2)
-        for row in range(b):
-            y = pad + row * (h + pad)
-            grid[:, y : y + h, x : x + w] = ((tiles[row].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return grid
+    gaps = [6 if col % 2 else 0 for col in range(len(columns))]  # a wider gap before each (generated, true) pair
+    return tile_columns([to_uint8(tiles) for tiles in columns], pad=2, gaps=gaps)
 
 
 def run_demo(
@@ -256,8 +248,6 @@ def run_demo(
     batch = torch.stack([val[i].image for i in faces])
     files["grid"] = save_image(make_sample_grid(model, batch, targets), out / "grid.png")
     files["comparison"] = save_image(_comparison(model, val, faces), out / "comparison.png")
-    from .inference import animate, save_gif, to_pil
-
     # Animate a held-out face that shows no expression, so the GIF starts from the real face. It goes in as
     # a PIL image: animate() reads float tensors as [-1, 1], the dataset's own scale.
     neutral = [i for i in range(len(val)) if float(val.table[i].abs().sum()) == 0.0]
@@ -265,11 +255,7 @@ def run_demo(
     frames = animate(model, face, ["neutral", *DEMO_EXPRESSIONS, "neutral"], frames_per_transition=8, easing="ease")
     big = [f.resize((f.width * 4, f.height * 4), Image.Resampling.NEAREST) for f in frames]
     files["animation"] = save_gif(big, out / "animation.gif", duration=70)
-    strip = _strip(big)
-    strip_path = out / "animation_strip.png"
-    with atomic_path(strip_path) as temporary:
-        strip.save(temporary, format="PNG")
-    files["animation_strip"] = strip_path
+    files["animation_strip"] = save_image(_strip(big), out / "animation_strip.png")
     files["generator"] = trainer.export(out / "generator")
     files["training"] = out / "training"
     return DemoResult(

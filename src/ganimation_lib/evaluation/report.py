@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from .._atomic import atomic_text
 from ..data.sample import AUSample
-from ..training.callbacks import save_image, tile_columns
+from ..inference.visuals import save_image, tile_columns
 from ..training.validation import truth_for
 from .metrics import EvaluationReport
 

@@ -1,4 +1,7 @@
-"""Writing results: images, GIFs (Pillow), MP4 (PyAV, optional), PNG frames and a side-by-side view.
+"""Writing results: GIFs (Pillow), MP4 (PyAV, optional), PNG frames and a side-by-side view.
+
+One image is written by :func:`~ganimation_lib.inference.visuals.save_image` (re-exported here), which
+the frames go through as well.
 
 Every file is written to a temporary name in the destination folder and moved into place with
 ``os.replace``, so an interrupted run never leaves half a GIF under the final name.
@@ -15,10 +18,9 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .._atomic import atomic_path
-from ..data.image_io import to_rgb
 from .edit import EditResult
-from .images import ImageLike, to_pil, to_tensor
+from .images import ImageLike, to_pil
+from .visuals import as_pil, atomic_file, save_image
 
 __all__ = [
     "ANIMATION_SUFFIXES",
@@ -49,53 +50,14 @@ ANIMATION_SUFFIXES: tuple[str, ...] = (".gif", ".mp4")
 _VIDEO_HINT = "MP4 output needs PyAV: pip install 'ganimation_lib[video]' (or write a .gif or a PNG folder)"
 
 
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix), moved onto ``path`` if the block succeeds."""
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"{target} is a folder; give a file name such as {target / 'out.png'}")
-    with atomic_path(target) as temporary:
-        yield temporary
-
-
-def _as_pil(frame: ImageLike) -> Image.Image:
-    if isinstance(frame, Image.Image):
-        return to_rgb(frame)
-    return to_pil(to_tensor(frame))
-
-
 def _check_frames(frames: Sequence[ImageLike]) -> list[Image.Image]:
     if isinstance(frames, (str, bytes, Tensor, np.ndarray, Image.Image)) or len(frames) == 0:
         raise ValueError("frames must be a non-empty sequence of images (for a batch tensor use list(batch))")
-    images = [_as_pil(f) for f in frames]
+    images = [as_pil(f) for f in frames]
     sizes = {im.size for im in images}
     if len(sizes) > 1:
         raise ValueError(f"all frames must have the same size, got {sorted(sizes)}")
     return images
-
-
-def save_image(image: ImageLike, path: str | os.PathLike[str]) -> Path:
-    """Write one image (any accepted type) atomically; the format follows the suffix (PNG, JPEG, ...).
-
-    JPEGs are written at quality 95 without chroma subsampling (Pillow's defaults, 75 and 4:2:0, visibly
-    degrade a photo that was edited only inside a face box).
-
-    Examples:
-        >>> import tempfile, torch
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     save_image(torch.zeros(3, 4, 4), f"{tmp}/x.png").name
-        'x.png'
-    """
-    pil = _as_pil(image)
-    jpeg = Path(path).suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif")
-    options: dict[str, Any] = {"quality": 95, "subsampling": 0} if jpeg else {}
-    with _atomic(path) as tmp:
-        try:
-            pil.save(tmp, **options)
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"cannot write an image to {path}: {error}; use a suffix such as .png or .jpg") from None
-    return Path(path)
 
 
 def save_gif(
@@ -127,7 +89,7 @@ def save_gif(
         if isinstance(loop, bool) or not isinstance(loop, int) or loop < 0:
             raise ValueError(f"loop={loop!r} must be 0 (forever), a positive repeat count or None (play once)")
         options["loop"] = loop
-    with _atomic(path) as tmp:
+    with atomic_file(path) as tmp:
         images[0].save(tmp, format="GIF", **options)
     return Path(path)
 
@@ -152,7 +114,7 @@ def save_mp4(frames: Sequence[ImageLike], path: str | os.PathLike[str], *, fps: 
 
     width, height = images[0].size
     even = (width + width % 2, height + height % 2)
-    with _atomic(path) as tmp, av.open(str(tmp), mode="w") as container:
+    with atomic_file(path) as tmp, av.open(str(tmp), mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = even
         stream.pix_fmt = "yuv420p"

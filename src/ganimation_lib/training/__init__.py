@@ -1,5 +1,7 @@
 """Training: the :class:`Trainer`, its config, callbacks, checkpoints and validation."""
 
+from ..losses import CriticStep as CriticStep
+from ..losses import GeneratorStep as GeneratorStep
 from .callbacks import Callback as Callback
 from .callbacks import Checkpointing as Checkpointing
 from .callbacks import MetricsLogger as MetricsLogger
@@ -9,10 +11,8 @@ from .checkpoint import load_training_state as load_training_state
 from .checkpoint import save_training_state as save_training_state
 from .config import TrainerConfig as TrainerConfig
 from .ema import EMA as EMA
+from .finite import NonFiniteLossError as NonFiniteLossError
 from .sampling import ResumableSampler as ResumableSampler
-from .trainer import CriticStep as CriticStep
-from .trainer import GeneratorStep as GeneratorStep
-from .trainer import NonFiniteLossError as NonFiniteLossError
 from .trainer import Trainer as Trainer
 from .validation import validate as validate
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 __all__ = ["EMA"]
 
+M = TypeVar("M", bound=nn.Module)
 
-class EMA:
+
+class EMA(Generic[M]):
     """Keeps ``shadow = decay·shadow + (1 − decay)·weights`` after each update, in float32.
 
     Buffers (if any) are copied, not averaged. The shadow is a full copy of the module in eval mode with
@@ -31,11 +34,12 @@ class EMA:
         0.5
     """
 
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(self, module: M, decay: float) -> None:
         if not 0 < decay < 1:
             raise ValueError(f"EMA decay={decay!r} must be in (0, 1), e.g. 0.999")
         self.decay = decay
-        self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
+        # The shadow has the module's type, so EMA(generator).shadow is a Generator to type checkers too.
+        self.shadow: M = copy.deepcopy(module).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:

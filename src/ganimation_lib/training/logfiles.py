@@ -1,4 +1,4 @@
-"""Reading the training logs back on a resume, tolerating what a crash leaves behind.
+"""The training logs' files: CSV rows appended whole, and the logs trimmed back on a resume.
 
 A run killed while appending to ``logs/metrics.jsonl`` can leave a partial last line (no newline, cut-off
 JSON). On a resume that line is dropped, as :class:`~ganimation_lib.training.callbacks.MetricsLogger`
@@ -8,12 +8,16 @@ by hand, say) is kept as it is, never a reason to stop the resume.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from .._atomic import atomic_text
+from .._atomic import append_whole, atomic_text
 
-__all__ = ["trim_jsonl"]
+__all__ = ["append_csv_row", "trim_csv", "trim_jsonl"]
 
 
 def _step_of(line: str) -> int | None:
@@ -63,3 +67,64 @@ def trim_jsonl(path: Path, step: int) -> int:
         with atomic_text(path, newline=None) as handle:
             handle.write("".join(line + "\n" for line in kept))
     return removed
+
+
+def trim_csv(path: Path, step: int) -> int:
+    """Remove the rows of steps after ``step`` from the CSV log ``path`` (rewritten atomically when needed).
+
+    Examples:
+        >>> import tempfile
+        >>> log = Path(tempfile.mkdtemp()) / "train.csv"
+        >>> _ = log.write_text("step,loss\\n1,0.5\\n2,0.4\\n")
+        >>> trim_csv(log, 1), log.read_text().splitlines()
+        (1, ['step,loss', '1,0.5'])
+    """
+    if not path.is_file():
+        return 0
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        rows = list(reader)
+    kept_rows = [row for row in rows if int(row.get("step") or 0) <= step]
+    if len(kept_rows) < len(rows):
+        with atomic_text(path) as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(kept_rows)
+    return len(rows) - len(kept_rows)
+
+
+def append_csv_row(path: Path, record: Mapping[str, Any], columns: Sequence[str] | None) -> list[str]:
+    """Append ``record`` as one whole row to the CSV file ``path``; return the header now in use.
+
+    ``columns`` is the header the caller last saw (``None``: read it from the file). A record with a new
+    key (e.g. the first generator iteration's losses) rewrites the file atomically with the wider header,
+    so a failed rewrite loses no row already logged; the row itself is appended whole or not at all.
+
+    Examples:
+        >>> import tempfile
+        >>> log = Path(tempfile.mkdtemp()) / "train.csv"
+        >>> header = append_csv_row(log, {"step": 1}, None)
+        >>> append_csv_row(log, {"step": 2, "loss": 0.5}, header)
+        ['step', 'loss']
+        >>> log.read_text().splitlines()
+        ['step,loss', '1,', '2,0.5']
+    """
+    if columns is None and path.exists():
+        with open(path, encoding="utf-8", newline="") as handle:
+            columns = next(csv.reader(handle), None)
+    new = [k for k in record if columns is None or k not in columns]
+    if columns is None or new:
+        old_rows: list[dict[str, str]] = []
+        if path.exists():
+            with open(path, encoding="utf-8", newline="") as handle:
+                old_rows = list(csv.DictReader(handle))
+        columns = [*(columns or []), *new]
+        with atomic_text(path) as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(old_rows)
+    line = io.StringIO(newline="")
+    csv.DictWriter(line, fieldnames=columns).writerow(dict(record))
+    append_whole(path, line.getvalue().encode("utf-8"))
+    return list(columns)

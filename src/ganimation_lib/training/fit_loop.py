@@ -1,0 +1,136 @@
+"""What one :meth:`Trainer.fit <ganimation_lib.training.Trainer.fit>` does around the iterations.
+
+In order: check the data, collect the held-out batch, restore a checkpoint, work out the limits, call
+``on_fit_start``, validate at step 0, set the run's random states, then iterate epoch by epoch
+(:meth:`~ganimation_lib.training.Trainer.train_step`, validation when due, ``on_step_end``) until a limit,
+``max_time`` or :meth:`~ganimation_lib.training.Trainer.request_stop` ends the run; validate once more and
+call ``on_fit_end`` (``on_exception`` when anything raises). The iteration itself is the trainer's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..data.sample import AUSample
+from .checkpoint import latest_checkpoint, load_training_state
+from .rng import restore_rng_state, seed_global_rngs
+from .sampling import EpochLoader, TrainingData
+from .validation import HeldOut, collect_fixed_batch
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+__all__ = ["run_fit"]
+
+
+def run_fit(
+    trainer: Trainer,
+    data: TrainingData,
+    *,
+    val_data: Dataset[AUSample] | None = None,
+    resume_from: str | Path | None = None,
+    sampler: Sampler[int] | None = None,
+    run_rng: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Train ``trainer`` on ``data`` until a limit; return the last validation figures.
+
+    The arguments are :meth:`Trainer.fit <ganimation_lib.training.Trainer.fit>`'s, plus ``run_rng``: the
+    random states a previous ``fit`` of this trainer ended with, which a second ``fit`` continues from
+    (a resume takes the checkpoint's instead; a new run seeds them with ``config.seed``).
+    """
+    cfg = trainer.config
+    loader = EpochLoader(
+        data,
+        sampler,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        num_workers=cfg.num_workers,
+        rank=trainer.rank,
+        world_size=trainer.world_size,
+        pin_memory=trainer.device.type == "cuda",
+    )
+    if val_data is not None:
+        trainer.held_out = HeldOut.collect(val_data, cfg.num_validation_samples, cfg.seed)
+        trainer.fixed_batch = trainer.held_out.batch
+    elif not isinstance(data, DataLoader):
+        trainer.fixed_batch, _ = collect_fixed_batch(data, cfg.num_validation_samples, cfg.seed)
+    if resume_from is not None:
+        # Loaded on the CPU: the RNG states must stay CPU byte tensors; the networks and optimizers
+        # copy their tensors to the training device themselves.
+        state = load_training_state(resume_from, map_location="cpu")
+        trainer.load_state_dict(state)
+        run_rng = state["rng"]
+        path = Path(resume_from)
+        trainer.last_checkpoint = latest_checkpoint(path) if path.is_dir() else path
+    elif trainer.step == 0:
+        run_rng = None  # a new run (even on a trainer that ran before) starts from the seed
+
+    max_steps, max_epochs = cfg.limits(loader.batches_per_epoch())
+    trainer.planned_steps = max_steps
+    trainer.stop_reason = ""
+    started = time.monotonic()
+    for cb in trainer.callbacks:
+        cb.on_fit_start(trainer)
+    try:
+        if val_data is not None and trainer.step == 0 and not cfg.fast_dev_run:
+            trainer.validate()
+        # The run's RNG states are set last, so whatever on_fit_start or the first validation draws
+        # cannot shift a resumed run against an uninterrupted one.
+        if run_rng is not None:
+            restore_rng_state(run_rng)
+        else:
+            seed_global_rngs(cfg.seed)
+        _run_epochs(trainer, loader, max_steps, max_epochs, started)
+        if val_data is not None and (cfg.validate_every == 0 or trainer.step % cfg.validate_every or cfg.fast_dev_run):
+            trainer.validate()
+    except BaseException as error:
+        for cb in trainer.callbacks:
+            cb.on_exception(trainer, error)
+        raise
+    finally:
+        trainer.generator.requires_grad_(True)
+        trainer.critic.requires_grad_(True)
+    for cb in trainer.callbacks:
+        cb.on_fit_end(trainer)
+    return trainer.last_validation
+
+
+def _stop_reason(trainer: Trainer, max_steps: int | None, started: float) -> str:
+    """Why the run stops after the current iteration (``""``: it goes on)."""
+    max_time = trainer.config.max_time
+    if max_steps is not None and trainer.step >= max_steps:
+        return "max_steps"
+    if max_time is not None and time.monotonic() - started >= max_time:
+        return "max_time"
+    return "stop_requested" if trainer.stop_requested else ""
+
+
+def _run_epochs(
+    trainer: Trainer, loader: EpochLoader, max_steps: int | None, max_epochs: int | None, started: float
+) -> None:
+    """Iterate from the trainer's position until a limit; set ``trainer.stop_reason``."""
+    cfg = trainer.config
+    if max_steps is not None and trainer.step >= max_steps:  # e.g. resumed from the final checkpoint
+        trainer.stop_reason = "max_steps"
+        return
+    validating = trainer.held_out is not None and bool(cfg.validate_every) and not cfg.fast_dev_run
+    while max_epochs is None or trainer.epoch < max_epochs:
+        for batch in loader.batches(trainer.epoch, start=trainer.batch_in_epoch):
+            metrics = trainer.train_step(batch)
+            trainer.batch_in_epoch += 1
+            if validating and trainer.step % cfg.validate_every == 0:
+                trainer.validate()
+            for cb in trainer.callbacks:
+                cb.on_step_end(trainer, metrics)
+            trainer.stop_reason = _stop_reason(trainer, max_steps, started)
+            if trainer.stop_reason:
+                return
+        if trainer.batch_in_epoch == 0:
+            raise ValueError("the data gave no batch in a whole epoch; check the dataset and batch size")
+        trainer.epoch += 1
+        trainer.batch_in_epoch = 0
+    trainer.stop_reason = "max_epochs"
