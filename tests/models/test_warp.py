@@ -79,3 +79,28 @@ def test_warp_images_moves_pixels_by_the_flow_in_normalised_units() -> None:
     flow[:, 1] = 0.25  # a quarter unit = one pixel of eight, downwards: each pixel takes the one below
     assert torch.allclose(warp_images(images, flow)[0, 0, :7], images[0, 0, 1:])
     assert torch.allclose(warp_images(images, flow)[0, 0, 7], images[0, 0, 7])  # the border repeats
+
+
+def test_edit_warps_the_full_resolution_input_like_the_generator() -> None:
+    from ganimation_lib.inference import edit
+
+    torch.manual_seed(0)
+    generator = Generator(tiny_generator_config(warp_range=0.2, attention_bias=10.0)).eval()
+    assert generator.flow_head is not None
+    with torch.no_grad():
+        generator.flow_head.conv.weight.normal_(0, 0.5)
+    # A smooth face-sized picture, so that warping it at 32 or at 64 px moves the same content.
+    ramp = torch.linspace(-1, 1, 32)
+    face = torch.stack([ramp[None, :].expand(32, 32), ramp[:, None].expand(32, 32), ramp.outer(ramp)])
+    aus = torch.rand(17)
+    with torch.no_grad():
+        direct = generator(face[None], aus[None])
+    assert direct.flow is not None and direct.flow.abs().max() > 0.05
+    same_size = edit(generator, face, aus)
+    torch.testing.assert_close(same_size, direct.image[0], atol=1e-5, rtol=0)
+    # At twice the resolution the flow, in normalised units, moves the same content.
+    big = torch.nn.functional.interpolate(face[None], scale_factor=2, mode="bilinear", align_corners=False)[0]
+    edited_big = edit(generator, big, aus)
+    shrunk = torch.nn.functional.avg_pool2d(edited_big[None], 2)[0]
+    unwarped_error = (face - direct.image[0]).abs().mean()
+    assert (shrunk - direct.image[0]).abs().mean() < 0.25 * unwarped_error

@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .expression_targets import Target, resolve_target, resolve_targets
+from .face_box import Box as Box
+from .face_box import face_region as face_region
 from .images import ImageLike, ImageT
-from .pipeline import Box as Box
 from .pipeline import EditResult as EditResult
 from .pipeline import (
     PreparedFace,
@@ -42,9 +43,8 @@ from .pipeline import (
     prepare_face,
     run_jobs,
 )
-from .pipeline import face_region as face_region
 
-# Box, EditResult and face_region are defined with the pipeline and stay importable from here.
+# Box and face_region (face_box.py) and EditResult (pipeline.py) stay importable from here.
 __all__ = ["Box", "EditResult", "edit", "edit_batch", "edit_results", "face_region"]
 
 

@@ -27,7 +27,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +35,15 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..aus import AU_NAMES
+from ..config_mixin import is_finite_number
 from ..data.image_io import upright
 from ..models.generator import Generator
 from ..models.unwrap import unwrap_model
+from ..models.warp import warp_images
+from .face_box import Box, face_region
 from .images import ImageLike, ImageT, image_size, paste, to_tensor
 
 __all__ = [
-    "Box",
     "EditResult",
     "PreparedFace",
     "as_generator",
@@ -49,15 +51,11 @@ __all__ = [
     "boxes_per_image",
     "check_feather",
     "compose",
-    "face_region",
     "paste_back",
     "paste_result",
     "prepare_face",
     "run_jobs",
 ]
-
-#: A face box ``(left, top, right, bottom)`` in pixels; right and bottom are exclusive.
-Box: TypeAlias = tuple[int, int, int, int]
 
 _R = TypeVar("_R")
 
@@ -86,55 +84,6 @@ class EditResult:
     region: Box
     box: Box
     aus: Tensor
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def face_region(box: Sequence[float] | None, width: int, height: int) -> tuple[Box, Box]:
-    """Check a face box against a ``width`` × ``height`` image; return ``(clamped box, square region)``.
-
-    The region is the box expanded to a square around its centre (what the generator sees), shifted and if
-    need be shrunk to fit inside the image. ``None`` means the whole image (then the region need not be
-    square: it is padded to a square for the generator, so the face is never squashed, and the padding is
-    cropped off the generator's maps).
-
-    Raises:
-        ValueError: If the box is not four numbers, is empty or inverted, or lies outside the image.
-
-    Examples:
-        >>> face_region((10, 20, 30, 30), width=100, height=50)
-        ((10, 20, 30, 30), (10, 15, 30, 35))
-        >>> face_region((90, 0, 130, 20), width=100, height=50)  # clamped, then squared inside the image
-        ((90, 0, 100, 20), (80, 0, 100, 20))
-    """
-    if box is None:
-        whole = (0, 0, width, height)
-        return whole, whole
-    if isinstance(box, (str, bytes)) or not isinstance(box, Sequence) or len(box) != 4:
-        raise ValueError(f"box must be (left, top, right, bottom) in pixels, got {box!r}")
-    if not all(_number(v) for v in box):
-        raise ValueError(f"box must hold four finite numbers (left, top, right, bottom), got {box!r}")
-    left, top, right, bottom = (round(float(v)) for v in box)
-    if right <= left or bottom <= top:
-        raise ValueError(
-            f"box {tuple(box)} is empty or inverted: it must be (left, top, right, bottom) with left < right "
-            "and top < bottom"
-        )
-    if right <= 0 or bottom <= 0 or left >= width or top >= height:
-        raise ValueError(
-            f"box {tuple(box)} lies outside the {width}x{height} image; give (left, top, right, bottom) in "
-            "pixels of this image"
-        )
-    left, top, right, bottom = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
-    side = min(max(right - left, bottom - top), width, height)
-    square_left = min(max(round((left + right - side) / 2), 0), width - side)
-    square_top = min(max(round((top + bottom - side) / 2), 0), height - side)
-    region = (square_left, square_top, square_left + side, square_top + side)
-    # A box wider than the image is tall (or vice versa) does not fit in the square: keep the overlap.
-    clamped = (max(left, region[0]), max(top, region[1]), min(right, region[2]), min(bottom, region[3]))
-    return clamped, region
 
 
 def _feather_mask(box: Box, width: int, height: int, feather: float, device: torch.device) -> Tensor | None:
@@ -213,7 +162,7 @@ def au_layout(model: Generator, au_names: Sequence[str] | None) -> Sequence[str]
 
 def check_feather(feather: float) -> None:
     """Raise a ``ValueError`` unless ``feather`` is a fraction of the box's shorter side in [0, 0.5]."""
-    if not _number(feather) or not 0 <= feather <= 0.5:
+    if not is_finite_number(feather) or not 0 <= feather <= 0.5:
         raise ValueError(
             f"feather={feather!r} must be a fraction of the box's shorter side in [0, 0.5] (0 = hard edge)"
         )
@@ -231,7 +180,7 @@ def boxes_per_image(boxes: Sequence[float] | Sequence[Sequence[float] | None] | 
     """
     if boxes is None:
         return [None] * n
-    if len(boxes) == 4 and all(_number(v) for v in boxes):
+    if len(boxes) == 4 and all(is_finite_number(v) for v in boxes):
         return [boxes] * n
     if len(boxes) != n:
         raise ValueError(f"got {len(boxes)} boxes for {n} images; give one box, or one box (or None) per image")
@@ -279,7 +228,9 @@ def prepare_face(
     return PreparedFace(image, pixels, model_input, region, clamped, mask, padding)
 
 
-def compose(face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor) -> EditResult:
+def compose(
+    face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor, flow: Tensor | None = None
+) -> EditResult:
     """Upsample the generator's maps to the region and compose ``A·input + (1−A)·colour`` inside the box.
 
     Args:
@@ -287,6 +238,8 @@ def compose(face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor) -
         color: (3, S, S) the generator's colour map for it.
         attention: (1, S, S) its attention map.
         aus: The target AUs (kept in the result).
+        flow: (2, S, S) its warp field (``GeneratorConfig.warp_range``): the full-resolution input is warped
+            by it before the blend, ``A·warp(input) + (1−A)·colour``.
     """
     h, w = face.pixels.shape[-2:]
     pad_left, pad_right, pad_top, pad_bottom = face.padding
@@ -297,7 +250,11 @@ def compose(face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor) -
         return full[:, pad_top : pad_top + h, pad_left : pad_left + w]
 
     a, c = up(attention).clamp(0, 1), up(color).clamp(-1, 1)
-    composed = a * face.pixels + (1 - a) * c
+    kept = face.pixels
+    if flow is not None:  # normalised units of the padded square, rescaled to the unpadded region's
+        units = flow.new_tensor([side[1] / w, side[0] / h])[:, None, None].float()
+        kept = warp_images(face.pixels[None], (up(flow) * units)[None])[0]
+    composed = a * kept + (1 - a) * c
     left, top = face.box[0] - face.region[0], face.box[1] - face.region[1]
     right, bottom = face.box[2] - face.region[0], face.box[3] - face.region[1]
     output = face.pixels.clone()
@@ -368,8 +325,10 @@ def run_jobs(
             # Composition runs outside inference mode so returned tensors are ordinary tensors.
             with torch.no_grad():
                 color, attention = out.color.clone(), out.attention.clone()
+                flow = None if out.flow is None else out.flow.clone()
                 for k, (i, target) in enumerate(chunk):
-                    results.append(finish(faces[i], compose(faces[i], color[k], attention[k], target)))
+                    moved = None if flow is None else flow[k]
+                    results.append(finish(faces[i], compose(faces[i], color[k], attention[k], target, moved)))
             if bar is not None:
                 bar.update(len(chunk))
     return results
