@@ -62,12 +62,14 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     3, a critic with 16 base channels and a 2×2 score map). From 64 px up the generator's features are also
     modulated by the AUs (``au_modulation``: the tiled input channels reach the centre of a larger face only
     weakly) and the critic judges the face through a 2× anti-aliased reduction (``input_downsample=2``, a 4×4
-    score map), so its AU head cannot be steered by pixel-level speckles. Measured in ``docs/training.md``.
+    score map), so its AU head cannot be steered by pixel-level speckles, and the generator warps the input
+    (``warp_range=0.15``: brows, lids and mouth corners move with their own colours instead of being
+    repainted by the colour head). Measured in ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
-        >>> g.conv_dim, g.au_modulation, c.input_downsample, c.final_size
-        (16, True, 2, 4)
+        >>> g.conv_dim, g.au_modulation, g.warp_range, c.input_downsample, c.final_size
+        (16, True, 0.15, 2, 4)
         >>> fast_networks(32)[0].au_modulation
         False
     """
@@ -79,6 +81,7 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         num_residual_blocks=2,
         attention_bias=3.0,
         au_modulation=large,
+        warp_range=0.15 if large else None,
     )
     downsample = 2 if large else 1
     critic = CriticConfig(
