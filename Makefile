@@ -27,6 +27,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests examples $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests examples $(wildcard benchmarks)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict src
