@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ganimation_lib._atomic import atomic_binary, atomic_path, atomic_text
+from ganimation_lib.atomic_files import atomic_binary, atomic_path, atomic_text
 from ganimation_lib.training.checkpoint import save_training_state
 
 

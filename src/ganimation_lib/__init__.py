@@ -8,7 +8,6 @@ Examples:
     torch.Size([1, 3, 32, 32])
 """
 
-from ._version import __version__ as __version__
 from .aus import AU_NAMES as AU_NAMES
 from .aus import aus_for as aus_for
 from .data import AUDataset as AUDataset
@@ -36,6 +35,7 @@ from .models.convert import load_checkpoint as load_checkpoint
 from .training import Callback as Callback
 from .training import Trainer as Trainer
 from .training import TrainerConfig as TrainerConfig
+from .version import __version__ as __version__
 
 __all__ = [
     "AUDataset",

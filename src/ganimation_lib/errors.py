@@ -2,7 +2,7 @@
 
 Every write goes through :func:`writing`, which turns the operating system's ``OSError`` (``ENOSPC``,
 ``EACCES``, ``EROFS``, ...) into an :class:`OutputWriteError` naming the path, the cause and what to do.
-Writes are atomic (see ``ganimation_lib._atomic``), so when one fails nothing is half-written under the
+Writes are atomic (see ``ganimation_lib.atomic_files``), so when one fails nothing is half-written under the
 final name: the previous checkpoint, model or log file is unchanged.
 
 Examples:

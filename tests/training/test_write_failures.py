@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ganimation_lib import Generator, OutputWriteError, Trainer
-from ganimation_lib._atomic import append_whole
+from ganimation_lib.atomic_files import append_whole
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.errors import writing

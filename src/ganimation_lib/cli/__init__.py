@@ -11,8 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .._version import __version__
 from ..errors import OutputWriteError
+from ..version import __version__
 
 __all__ = ["build_parser", "main"]
 

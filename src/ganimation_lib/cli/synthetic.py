@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from .._atomic import atomic_path
+from ..atomic_files import atomic_path
 from ..aus import EXPRESSIONS
 from ..data.synthetic import AU_MIXES, SyntheticFaces, contact_sheet
 from ..data.synthetic_styles import STYLES

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_text, remove_stale_temporaries
+from ..atomic_files import atomic_text, remove_stale_temporaries
 from ..data.dataset import AUDataset
 from ..errors import writing
 from ..losses import LossWeights

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._atomic import atomic_text
+from ..atomic_files import atomic_text
 from ..aus import AU_NAMES, canonical_au_name, check_au_names
 from .errors import DataFormatError
 from .label_rows import AUTable, LabelRows

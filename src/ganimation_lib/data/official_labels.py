@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_text
+from ..atomic_files import atomic_text
 from ..aus import AU_NAMES, check_au_names
 from .errors import DataFormatError, UnsafePickleError
 from .label_rows import AUTable, LabelRows

@@ -46,7 +46,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._atomic import atomic_path
+from ..atomic_files import atomic_path
 from ..aus import AU_NAMES, AU_SCALE, EXPRESSIONS, aus_for, check_au_names
 from .au_table import write_au_table
 from .face_renderer import FaceRenderer

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from .._atomic import atomic_text
+from ..atomic_files import atomic_text
 from ..data.sample import AUSample
 from ..inference.visuals import save_image, tile_columns
 from ..training.validation import truth_for

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .._atomic import atomic_path
+from ..atomic_files import atomic_path
 from ..data.image_io import to_rgb
 from ..models.generator import GeneratorOutput
 from .images import ImageLike, to_pil, to_tensor

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
 from ..aus import AU_NAMES
 from ..config_mixin import ConfigMixin, read_json
+from ..version import __version__
 from .safe_load import CheckpointError
 
 __all__ = [

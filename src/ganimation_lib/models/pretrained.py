@@ -50,10 +50,10 @@ from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 from typing_extensions import Self
 
-from .._atomic import write_new_file
-from .._version import __version__
+from ..atomic_files import write_new_file
 from ..config_mixin import ConfigMixin
 from ..errors import writing
+from ..version import __version__
 from .config_json import CONFIG_NAME as CONFIG_NAME
 from .config_json import FORMAT_VERSION as FORMAT_VERSION
 from .config_json import WEIGHTS_NAME as WEIGHTS_NAME
@@ -253,7 +253,7 @@ def _write_directory(target: Path, weights: bytes, document: dict[str, Any]) -> 
         staging = target.parent / f".{target.name}.tmp-{document['save_id'][:12]}"
         staging.mkdir()
         try:
-            # Not save_file: it creates the file with mode 0600 (see _atomic: one permission policy for all files).
+            # Not save_file: it creates the file with mode 0600 (see atomic_files: one permission policy for all files).
             write_new_file(staging / WEIGHTS_NAME, weights)
             with open(staging / CONFIG_NAME, "w", encoding="utf-8") as handle:
                 json.dump(document, handle, indent=2)

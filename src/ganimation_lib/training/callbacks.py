@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor
 
-from .._atomic import append_whole, remove_stale_temporaries
+from ..atomic_files import append_whole, remove_stale_temporaries
 from ..errors import writing
 from ..inference.visuals import make_sample_grid, save_image
 from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from .._atomic import atomic_binary, fsync_folder
-from .._version import __version__
+from ..atomic_files import atomic_binary, fsync_folder
 from ..models.critic import CriticConfig
 from ..models.generator import GeneratorConfig
 from ..models.kinds import build_on_meta
 from ..models.pretrained import CheckpointError, check_finite_weights, state_dict_mismatches
 from ..models.safe_load import load_weights_only
+from ..version import __version__
 from .rng import capture_rng_state, restore_rng_state
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._atomic import append_whole, atomic_text
+from ..atomic_files import append_whole, atomic_text
 
 __all__ = ["append_csv_row", "trim_csv", "trim_jsonl"]
 
