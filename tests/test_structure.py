@@ -78,12 +78,12 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert not offences, "make these public or keep them inside their module:\n" + "\n".join(offences)
 
 
-def _graph() -> dict[str, set[str]]:
-    """Module → the package modules it imports at module level (what runs at import time)."""
+def _graph(top_level_only: bool = True) -> dict[str, set[str]]:
+    """Module → the package modules it imports (at module level: what runs at import time)."""
     graph: dict[str, set[str]] = {module: set() for module in MODULES}
     for module, path in MODULES.items():
         for target, names, top in _imports(module, path):
-            if not top:
+            if top_level_only and not top:
                 continue
             for name in names or [""]:
                 candidate = f"{target}.{name}" if name else target
@@ -170,3 +170,31 @@ def test_every_module_imports_first_on_its_own() -> None:
     modules = [m for m in MODULES if not m.endswith("__main__")]
     run = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+#: docs/design.md's layout map: what each part of the package may import (besides itself).
+BASE = ["version", "errors", "aus", "config_mixin", "devices", "atomic_files"]
+MAY_IMPORT = {
+    **{name: set(BASE[:i]) for i, name in enumerate(BASE)},
+    "data": set(BASE),
+    "models": set(BASE),
+    "losses": {*BASE, "data", "models"},
+    "inference": {*BASE, "data", "models"},
+    "training": {*BASE, "data", "models", "losses", "inference"},
+    "evaluation": {*BASE, "data", "models", "losses", "inference", "training"},
+}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_imports_follow_the_layout_map_of_the_design_notes() -> None:
+    offences = []
+    for module, targets in _graph(top_level_only=False).items():
+        allowed = MAY_IMPORT.get(_part(module))
+        if allowed is None:  # the package's __init__, __main__, demo and cli may import everything
+            continue
+        offences += [f"{module} imports {t}" for t in sorted(targets) if _part(t) not in allowed | {_part(module)}]
+    assert not offences, "update docs/design.md's map or move the code:\n" + "\n".join(offences)
