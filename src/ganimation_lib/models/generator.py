@@ -74,7 +74,7 @@ class GeneratorConfig(ConfigMixin):
             untrained colour, so the face stays clean while the expression is learnt (measured in
             ``docs/training.md``; not in the recipes). It adds no parameter.
         warp_range: ``None`` (official): the input enters the output unmoved. A number ``r`` in (0, 1] adds a
-            flow head at the bottleneck that moves the input's pixels by up to ``r`` (normalised coordinates,
+            flow head after the first upsampling that moves the input's pixels by up to ``r`` (normalised coordinates,
             1 = half the image) before the blend, ``A·warp(input) + (1−A)·C``
             (:mod:`ganimation_lib.models.warp`): brows, lids and mouth corners move with their own colours
             instead of being repainted. Zero-initialised, so training starts from the official behaviour;
@@ -208,7 +208,7 @@ class Generator(nn.Module, PretrainedMixin):
     ``c7s1-k → d2k → d4k → R4k × N → u2k → uk`` produces features from which a colour head
     (7×7 conv → tanh, 3 channels) and an attention head (7×7 conv → sigmoid, 1 channel) are computed.
     The output image is ``A·input + (1−A)·C`` (``A·warp(input) + (1−A)·C`` with
-    ``GeneratorConfig.warp_range``, where a flow head at the bottleneck moves the input's pixels).
+    ``GeneratorConfig.warp_range``, where a flow head after the first upsampling moves the input's pixels).
 
     Args:
         config: The architecture; ``None`` means ``GeneratorConfig()`` (the official preset at 128 px).
@@ -265,7 +265,7 @@ class Generator(nn.Module, PretrainedMixin):
             with torch.no_grad():
                 self.attention_head.bias.fill_(float(config.attention_bias))
         # Built last and zero-initialised: without a warp the other weights draw the same random numbers.
-        self.flow_head = None if config.warp_range is None else FlowHead(d << n, config.warp_range)
+        self.flow_head = None if config.warp_range is None else FlowHead(d << (n - 1), config.warp_range)
 
     @property
     def num_aus(self) -> int:
@@ -313,16 +313,18 @@ class Generator(nn.Module, PretrainedMixin):
         conv: nn.Conv2d = first.conv  # type: ignore[assignment]  # a "ck" unit's convolution is never transposed
         features = first.act(first.norm(conv_image_and_tiled_aus(images, aus.to(images.dtype), conv)))
         features = self.encoder[1:](features)
+        # The flow reads the features after the first upsampling (half resolution at 2 downsamplings): fine
+        # enough to move a brow by a pixel, coarse enough to be smooth; measured against the bottleneck's.
         if self.modulation is None:
-            bottleneck_features = self.bottleneck(features)
-            features = self.decoder(bottleneck_features)
+            flow_features = self.decoder[0](self.bottleneck(features))
+            features = self.decoder[1:](flow_features)
         else:
-            bottleneck_features = features  # no residual blocks: the flow reads the encoder's output
+            flow_features = features
             for depth, (stage, film) in enumerate(zip([*self.bottleneck, *self.decoder], self.modulation, strict=True)):
                 gamma, beta = film(aus.to(features.dtype)).chunk(2, dim=1)
                 features = stage(features) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-                if depth + 1 == len(self.bottleneck):
-                    bottleneck_features = features
+                if depth == len(self.bottleneck):
+                    flow_features = features
         color_logits, attention_logits = fused_heads(features, self.color_head, self.attention_head)
         color = torch.tanh(color_logits)
         if self.config.color_residual is not None:
@@ -330,6 +332,6 @@ class Generator(nn.Module, PretrainedMixin):
         attention = torch.sigmoid(attention_logits)
         if self.flow_head is None:
             return GeneratorOutput(image=attention * images + (1 - attention) * color, color=color, attention=attention)
-        flow = self.flow_head(bottleneck_features, size=(images.shape[-2], images.shape[-1]))
+        flow = self.flow_head(flow_features, size=(images.shape[-2], images.shape[-1]))
         image = attention * warp_images(images, flow) + (1 - attention) * color
         return GeneratorOutput(image=image, color=color, attention=attention, flow=flow)

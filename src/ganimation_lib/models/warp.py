@@ -2,7 +2,7 @@
 
 GANimation paints every change with its colour head. Most of an expression, though, is geometry: brows rise,
 mouth corners pull, lips part. With ``GeneratorConfig.warp_range`` the generator also predicts a flow field at
-the bottleneck's resolution (smooth by construction, upsampled bilinearly) and composes
+the resolution of its first upsampling (half the image's at two downsamplings; upsampled bilinearly) and composes
 ``A·warp(input, flow) + (1−A)·C``: the attention keeps *moved* input pixels, with their true colours, and the
 colour head is left to draw what is really new (the inside of an open mouth). The flow head starts at zero,
 so an untrained warp generator is the official one.
@@ -18,7 +18,7 @@ __all__ = ["FlowHead", "warp_images"]
 
 
 class FlowHead(nn.Module):
-    """Predict a (B, 2, H, W) flow from bottleneck features, bounded to ``±max_shift``.
+    """Predict a (B, 2, H, W) flow from lower-resolution features, bounded to ``±max_shift``.
 
     The flow is in ``grid_sample``'s normalised coordinates (x first, then y; ``1`` is half the image), so
     the same field applies at any resolution. A 3×3 convolution, zero-initialised: the warp starts as the
