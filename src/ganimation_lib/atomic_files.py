@@ -1,12 +1,12 @@
 """Atomic file writing, shared by every module that writes files: a crash or an exception never leaves a
 half-written file under the final name (temporary file in the same folder, flushed to disk, ``os.replace``).
-A full disk or a read-only folder raises :class:`~ganimation_lib.errors.OutputWriteError` naming the path.
+A full disk or a read-only folder raises `OutputWriteError` naming the path.
 
 **Permissions.** Every file the library writes is created here (or by ``open``) with mode ``0o666``, so it
 gets ``0o666 & ~umask`` like any file a program creates: 0644 under the usual umask 022, group-writable
 under 002. Writers that would pick their own mode (``tempfile.mkstemp``, safetensors' ``save_file``: 0600,
 unreadable by the rest of a team on a shared server) are not used; their bytes go through
-:func:`write_new_file` or :func:`atomic_binary` instead."""
+`write_new_file` or `atomic_binary` instead."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ __all__ = [
     "write_new_file",
 ]
 
-#: Names of the temporary files :func:`atomic_text` / :func:`atomic_binary` create: ``.NAME.<12 hex>.tmp``.
+#: Names of the temporary files `atomic_text` / `atomic_binary` create: ``.NAME.<12 hex>.tmp``.
 TEMPORARY_PATTERN = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
-#: Names of those :func:`atomic_path` creates: ``.STEM.<12 hex>SUFFIX`` (the suffix kept for Pillow).
+#: Names of those `atomic_path` creates: ``.STEM.<12 hex>SUFFIX`` (the suffix kept for Pillow).
 PATH_TEMPORARY_PATTERN = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{12}(?P<suffix>(?:\.[^.]*)?)$")
 
 
@@ -65,8 +65,8 @@ def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Pa
 def write_new_file(path: Path, data: bytes) -> None:
     """Create ``path`` (which must not exist) with the library's permissions, write ``data`` and fsync it.
 
-    Not atomic by itself (write into a staging folder, or wrap it in :func:`atomic_path`); the caller turns an
-    ``OSError`` into the library's error with :func:`~ganimation_lib.errors.writing`.
+    Not atomic by itself (write into a staging folder, or wrap it in `atomic_path`); the caller turns an
+    ``OSError`` into the library's error with `writing`.
 
     Examples:
         >>> import tempfile, pathlib
@@ -85,7 +85,7 @@ def write_new_file(path: Path, data: bytes) -> None:
 def _replace_on_success(target: Path, prefix: str, suffix: str) -> Iterator[Path]:
     """Yield a new temporary path next to ``target``; move it onto ``target`` if the block succeeds, else
     remove it (``target`` is then left as it was). A full disk or a read-only folder, here or in the block,
-    raises an :class:`~ganimation_lib.errors.OutputWriteError` naming ``target``."""
+    raises an `OutputWriteError` naming ``target``."""
     with writing(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = create_temporary(target.parent, prefix, suffix)
@@ -125,7 +125,7 @@ def atomic_text(path: str | Path, newline: str | None = "") -> Iterator[TextIO]:
 
 @contextlib.contextmanager
 def atomic_binary(path: str | Path) -> Iterator[BinaryIO]:
-    """Like :func:`atomic_text`, for bytes (``torch.save``, ``safetensors``...).
+    """Like `atomic_text`, for bytes (``torch.save``, ``safetensors``...).
 
     Examples:
         >>> import tempfile, pathlib
@@ -166,7 +166,7 @@ def append_whole(path: Path, data: bytes) -> None:
 
     A full disk can stop a write part-way; the file is then cut back to its previous length before the
     error is raised, so a log never ends in half a line. The caller turns the ``OSError`` into the library's
-    error with :func:`~ganimation_lib.errors.writing`.
+    error with `writing`.
 
     Examples:
         >>> import tempfile, pathlib
@@ -193,7 +193,7 @@ def remove_stale_temporaries(folder: Path, final_names: re.Pattern[str]) -> list
     """Delete the temporary files an interrupted write left in ``folder`` for final names ``final_names`` matches.
 
     A ``SIGKILL`` between creating the temporary file and ``os.replace`` leaves ``.NAME.<12 hex>.tmp``
-    (:func:`atomic_text`, :func:`atomic_binary`) or ``.STEM.<12 hex>SUFFIX`` (:func:`atomic_path`) behind
+    (`atomic_text`, `atomic_binary`) or ``.STEM.<12 hex>SUFFIX`` (`atomic_path`) behind
     (nothing else can: an exception removes it). Only files of exactly those forms whose final name
     (``NAME``, or ``STEM`` + ``SUFFIX``) fully matches ``final_names`` are removed, so nobody else's files
     are touched. Call it where no write of this process is under way (before a save, when a run starts).

@@ -4,10 +4,11 @@ Two scales appear throughout the library, and this module is where they meet:
 
 * **raw** OpenFace intensities, 0 (absent) to 5 (maximum), as written in OpenFace CSVs, AU tables,
   ``aus_openface.pkl`` and ``attributes.txt``;
-* **normalised** values, raw / :data:`AU_SCALE`, in [0, 1]: what models, datasets and the Trainer use.
+* **normalised** values, raw / `AU_SCALE`, in [0, 1]: what models, datasets and the Trainer use.
 
-:data:`EXPRESSIONS` stores presets on the **raw** scale (so they read like OpenFace output); every function
-that returns a tensor (:func:`aus_for`, :func:`aus_from_dict`) returns the **normalised** scale.
+`EXPRESSIONS` stores presets on the **raw** scale (so they read like OpenFace output); every function
+that returns a tensor ([`aus_for`][ganimation_lib.aus.aus_for], [`aus_from_dict`][ganimation_lib.aus.aus_from_dict])
+returns the **normalised** scale.
 
 Examples:
     >>> from ganimation_lib.aus import AU_NAMES, aus_for, aus_from_dict
@@ -108,7 +109,7 @@ AU_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
 #: * neutral: nothing.
 #:
 #: Intensities sit at the "clear but not extreme" level (about 2-3.5) at which OpenFace scores posed
-#: expressions; :func:`aus_for` can scale them.
+#: expressions; [`aus_for`][ganimation_lib.aus.aus_for] can scale them.
 EXPRESSIONS: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
         "happy": MappingProxyType({"AU06": 2.5, "AU12": 3.5, "AU25": 1.5}),
@@ -176,7 +177,7 @@ def au_index(name: str | int, au_names: Sequence[str] = AU_NAMES) -> int:
     """Return the position of an AU in an AU vector laid out as ``au_names``.
 
     Args:
-        name: The AU, in any spelling :func:`canonical_au_name` accepts.
+        name: The AU, in any spelling [`canonical_au_name`][ganimation_lib.aus.canonical_au_name] accepts.
         au_names: The vector's layout (default: the 17 OpenFace AUs).
 
     Raises:
@@ -194,7 +195,7 @@ def au_index(name: str | int, au_names: Sequence[str] = AU_NAMES) -> int:
 
 
 def expression_names() -> tuple[str, ...]:
-    """Return the names of the expression presets, in :data:`EXPRESSIONS` order.
+    """Return the names of the expression presets, in `EXPRESSIONS` order.
 
     Examples:
         >>> expression_names()[:3]
@@ -207,7 +208,7 @@ def aus_for(name: str, intensity: float = 1.0, au_names: Sequence[str] = AU_NAME
     """Return the **normalised** AU vector of a named expression preset.
 
     Args:
-        name: One of :data:`EXPRESSIONS` (case-insensitive): happy, sad, surprise, fear, anger, disgust,
+        name: One of `EXPRESSIONS` (case-insensitive): happy, sad, surprise, fear, anger, disgust,
             contempt, neutral.
         intensity: Scale applied to the preset: 0 gives neutral, 1 the preset, values above 1 exaggerate it
             (results may then exceed 1, which GANimation extrapolates to; clip yourself if you need [0, 1]).
@@ -251,9 +252,10 @@ def aus_from_dict(
 
     Args:
         values: ``{"AU12": 3.5, ...}``: raw intensities in [0, 5], keyed by any spelling
-            :func:`canonical_au_name` accepts.
+            [`canonical_au_name`][ganimation_lib.aus.canonical_au_name] accepts.
         base: Optional normalised vector (shape ``(len(au_names),)``) to start from, e.g. a face's own AUs
-            or :func:`aus_for` output; AUs not in ``values`` keep its value. Default: all zeros. Not modified.
+            or [`aus_for`][ganimation_lib.aus.aus_for] output; AUs not in ``values`` keep its value. Default: all zeros.
+            Not modified.
         au_names: Layout of ``base`` and of the returned vector.
 
     Returns:

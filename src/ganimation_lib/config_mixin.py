@@ -1,9 +1,10 @@
 """What every frozen config dataclass of the library shares: dict round trip, bounded fields, safe JSON.
 
-The model configs, :class:`~ganimation_lib.losses.LossWeights` and
-:class:`~ganimation_lib.training.TrainerConfig` are frozen dataclasses that mix in :class:`ConfigMixin` and
-check their fields in ``__post_init__`` with the ``check_*`` helpers below, so that a value read from a
-``config.json`` (data from anywhere) fails as a ``ValueError`` naming the field, never later and deeper.
+The model configs, [`LossWeights`][ganimation_lib.losses.objective.LossWeights] and
+[`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] are frozen dataclasses that mix in
+[`ConfigMixin`][ganimation_lib.config_mixin.ConfigMixin] and check their fields in ``__post_init__`` with the
+``check_*`` helpers below, so that a value read from a ``config.json`` (data from anywhere) fails as a ``ValueError``
+naming the field, never later and deeper.
 
 Examples:
     >>> from dataclasses import dataclass

@@ -1,8 +1,8 @@
 """The demo: train a small GANimation on synthetic faces on CPU, then write a grid and an animated GIF.
 
-``ganimation demo`` (and ``make demo``) call :func:`run_demo`. The recipe is :func:`demo_configs`: the
-measured CPU-sized recipe of ``docs/training.md``, not the official one, which learns nothing useful in
-a few CPU minutes.
+``ganimation demo`` (and ``make demo``) call [`run_demo`][ganimation_lib.demo.run_demo]. The recipe is
+[`demo_configs`][ganimation_lib.demo.demo_configs]: the measured CPU-sized recipe of ``docs/training.md``, not the
+official one, which learns nothing useful in a few CPU minutes.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ DEMO_EXPRESSIONS: tuple[str, ...] = ("happy", "surprise", "sad", "anger")
 def preset_table(count: int, seed: int, low: float = 0.5, high: float = 1.3) -> Tensor:
     """``count`` AU vectors, each an expression preset (neutral included) at a random intensity in [low, high].
 
-    The demo trains on these rather than on :class:`SyntheticFaces`' default mix, whose sparse single AUs
-    (a dimple, a chin raiser) are a pixel or two at 32 px: the critic's AU head cannot learn them in a few
-    minutes, and targets it cannot judge only teach the generator to fool it (``docs/training.md``).
+    The demo trains on these rather than on [`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces]' default
+    mix, whose sparse single AUs (a dimple, a chin raiser) are a pixel or two at 32 px: the critic's AU head cannot
+    learn them in a few minutes, and targets it cannot judge only teach the generator to fool it (``docs/training.md``).
 
     Examples:
         >>> table = preset_table(4, seed=0)
@@ -70,7 +70,8 @@ def preset_table(count: int, seed: int, low: float = 0.5, high: float = 1.3) -> 
 
 
 class CachedFaces(Dataset[AUSample]):
-    """:class:`SyntheticFaces` drawn once up front, optionally with another AU table; targets drawn per access.
+    """[`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] drawn once up front, optionally with another AU
+    table; targets drawn per access.
 
     Drawing is cheap but not free; on a few CPU minutes every millisecond goes to training instead.
     ``identity_of`` and ``render_tensor`` pass through, so validation still measures the true error.
@@ -100,7 +101,8 @@ class CachedFaces(Dataset[AUSample]):
         return self.faces.identity_of(index)
 
     def render_tensor(self, identity: int, aus: Tensor) -> Tensor:
-        """The true picture of ``identity`` with ``aus`` (see :meth:`SyntheticFaces.render_tensor`)."""
+        """The true picture of ``identity`` with ``aus`` (see
+        [`SyntheticFaces.render_tensor`][ganimation_lib.data.synthetic.SyntheticFaces.render_tensor])."""
         return self.faces.render_tensor(identity, aus)
 
 
@@ -120,7 +122,7 @@ def demo_configs(
 
 @dataclass
 class DemoResult:
-    """What :func:`run_demo` produced.
+    """What [`run_demo`][ganimation_lib.demo.run_demo] produced.
 
     Attributes:
         start: Validation figures before training. end: after training.

@@ -1,6 +1,6 @@
 """Device and precision resolution: the one place where ``"auto"``, ``"bf16"`` and friends become torch objects.
 
-Library code follows its inputs' device and dtype; only the :class:`~ganimation_lib.training.Trainer` (and
+Library code follows its inputs' device and dtype; only the [`Trainer`][ganimation_lib.training.trainer.Trainer] (and
 the command line) choose, through these two functions.
 
 Examples:
@@ -70,7 +70,8 @@ class PrecisionPlan:
 
 
 def resolve_precision(precision: str, device: torch.device) -> PrecisionPlan:
-    """Check that ``precision`` runs on ``device`` and return its :class:`PrecisionPlan`.
+    """Check that ``precision`` runs on ``device`` and return its
+    [`PrecisionPlan`][ganimation_lib.devices.PrecisionPlan].
 
     Raises:
         ValueError: for an unknown precision, or one this device/PyTorch build cannot autocast to.

@@ -1,7 +1,7 @@
 """Errors about the files the library writes: a full disk or a read-only folder is said in plain words.
 
-Every write goes through :func:`writing`, which turns the operating system's ``OSError`` (``ENOSPC``,
-``EACCES``, ``EROFS``, ...) into an :class:`OutputWriteError` naming the path, the cause and what to do.
+Every write goes through `writing`, which turns the operating system's ``OSError`` (``ENOSPC``,
+``EACCES``, ``EROFS``, ...) into an `OutputWriteError` naming the path, the cause and what to do.
 Writes are atomic (see ``ganimation_lib.atomic_files``), so when one fails nothing is half-written under the
 final name: the previous checkpoint, model or log file is unchanged.
 
@@ -75,7 +75,7 @@ def _masked_os_error(error: RuntimeError) -> OSError | None:
 
 @contextlib.contextmanager
 def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
-    """Turn an operating-system error raised in the block into an :class:`OutputWriteError` about ``path``.
+    """Turn an operating-system error raised in the block into an `OutputWriteError` about ``path``.
 
     Only errors with an ``errno`` are converted (a full disk, a read-only folder, an I/O error), also when a
     writer masked one with its own ``RuntimeError`` while cleaning up (``torch.save``'s zip writer does);

@@ -1,7 +1,7 @@
 """The AU table CSV, this library's own label format: a ``file`` column, then one column per AU (raw 0-5).
 
-It is written by :func:`~ganimation_lib.data.prepare.prepare_openface` and
-:meth:`~ganimation_lib.data.synthetic.SyntheticFaces.write`::
+It is written by [`prepare_openface`][ganimation_lib.data.prepare.prepare_openface] and
+[`write`][ganimation_lib.data.synthetic.SyntheticFaces.write]:
 
     file,AU01,AU02,...,AU45
     0001.jpg,0.0000,1.2300,...,0.0000

@@ -1,7 +1,7 @@
 """``AUDataset``: a folder of face images plus an AU label file, checked at construction.
 
-Layout (what :func:`~ganimation_lib.data.prepare.prepare_openface` and
-:meth:`~ganimation_lib.data.synthetic.SyntheticFaces.write` produce, and the official dataset's)::
+Layout (what [`prepare_openface`][ganimation_lib.data.prepare.prepare_openface] and
+[`write`][ganimation_lib.data.synthetic.SyntheticFaces.write] produce, and the official dataset's):
 
     root/
       imgs/                 face images (any of .jpg .png .bmp ...)
@@ -54,7 +54,8 @@ _LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
 
 @dataclass
 class DatasetReport(CountsWithExamples):
-    """What :class:`AUDataset` found wrong at construction (each problem's items were skipped).
+    """What [`AUDataset`][ganimation_lib.data.dataset.AUDataset] found wrong at construction (each problem's items were
+    skipped).
 
     Attributes:
         bad_rows: Label rows that could not be used (wrong value count, text, NaN, out of range, duplicates).
@@ -91,14 +92,14 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     """Load an image as a (3, image_size, image_size) float32 tensor in [-1, 1].
 
     The image is scaled so its shorter side is ``image_size`` and centre-cropped: aspect is never distorted.
-    It is opened as :func:`~ganimation_lib.data.image_io.open_image` does: an EXIF orientation (camera
+    It is opened as [`open_image`][ganimation_lib.data.image_io.open_image] does: an EXIF orientation (camera
     photos) is applied first, as OpenFace (OpenCV) does when it measures the AUs; 16-bit images are read on
     their 16-bit scale; a large JPEG is decoded already reduced (1/2 to 1/8 scale, never below
     ``image_size``).
 
     Raises:
         DataFormatError: If the file is not a readable image (corrupt, truncated) or is above
-            :data:`~ganimation_lib.data.image_io.MAX_PIXELS` (50 megapixels).
+            `MAX_PIXELS` (50 megapixels).
     """
     try:
         rgb = open_image(path, draft_size=image_size)
@@ -137,7 +138,7 @@ def _test_names(files: Sequence[str], test_fraction: float, seed: int) -> set[st
 
 
 class AUDataset(Dataset[AUSample]):
-    """Face images with their AUs, yielding :class:`~ganimation_lib.data.sample.AUSample`.
+    """Face images with their AUs, yielding [`AUSample`][ganimation_lib.data.sample.AUSample].
 
     Args:
         root: Dataset folder (see the module docs); gives the defaults of ``images``, ``labels`` and the ids
@@ -152,7 +153,7 @@ class AUDataset(Dataset[AUSample]):
         flip: Probability of a horizontal flip per item (0 = never; ``True`` means 0.5). AUs are symmetric,
             so the labels stay valid.
         target_sampler: Chooses target AUs (default: the official recipe,
-            :class:`~ganimation_lib.data.target_sampling.RandomOtherTarget`).
+            [`RandomOtherTarget`][ganimation_lib.data.target_sampling.RandomOtherTarget]).
         split: ``"all"``, or ``"train"`` / ``"test"``: from ``<split>_ids.csv`` in ``root`` when it exists,
             else a seeded random split with ``test_fraction`` of the items in the test part.
         ids: Explicit names to use (a list, or an ids file), instead of ``split``.
@@ -160,7 +161,7 @@ class AUDataset(Dataset[AUSample]):
         split_seed: Seed of that random split (same seed, same split, on any machine).
         check_images: Decode every image at construction (a JPEG at reduced scale) to find unreadable ones:
             corrupt, truncated or above 50 megapixels.
-        strict: Raise :class:`~ganimation_lib.data.errors.DataFormatError` on any problem instead of skipping
+        strict: Raise [`DataFormatError`][ganimation_lib.data.errors.DataFormatError] on any problem instead of skipping
             the item with a warning.
 
     Raises:

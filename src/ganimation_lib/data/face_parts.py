@@ -1,9 +1,9 @@
 """Drawing a synthetic face, one part at a time: the static head, then the cheeks, eyes, brows, nose and mouth.
 
-:class:`~ganimation_lib.data.face_renderer.FaceRenderer` draws :func:`draw_head` once per identity and
-:func:`draw_expression` on a copy of it for every AU vector. Each part reads only the AUs that move it (see
-the table in :mod:`ganimation_lib.data.synthetic`); lengths are fractions of the canvas side, as in
-:class:`~ganimation_lib.data.synthetic_styles.FaceLook`.
+[`FaceRenderer`][ganimation_lib.data.face_renderer.FaceRenderer] draws `draw_head` once per identity and
+`draw_expression` on a copy of it for every AU vector. Each part reads only the AUs that move it (see
+the table in [`ganimation_lib.data.synthetic`][ganimation_lib.data.synthetic]); lengths are fractions of the canvas
+side, as in `FaceLook`.
 
 The parts are drawn in a fixed order (later ones cover earlier ones), and every number here is part of the
 pictures that trained models and the tests' digests depend on: change one and every face changes.
@@ -153,7 +153,7 @@ def draw_expression(image: Image.Image, look: FaceLook, au: dict[str, float]) ->
     Args:
         image: The identity's static picture (a copy: it is drawn on).
         look: The identity's look.
-        au: Every AU of :data:`~ganimation_lib.aus.AU_NAMES` at its level in [0, 1].
+        au: Every AU of `AU_NAMES` at its level in [0, 1].
     """
     pen = Pen.on(image)
     draw_cheeks(pen, look, au)

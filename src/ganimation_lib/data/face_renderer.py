@@ -1,10 +1,10 @@
 """``FaceRenderer``: the exact picture of any synthetic identity with any AU vector.
 
-An identity's look comes from :mod:`~ganimation_lib.data.synthetic_styles` (seeded by ``identity_seed``),
+An identity's look comes from `synthetic_styles` (seeded by ``identity_seed``),
 its static head is drawn once and cached, and the expression is drawn on a copy of it part by part
-(:mod:`~ganimation_lib.data.face_parts`). Everything is drawn at a supersampled size and reduced with a box
+(`face_parts`). Everything is drawn at a supersampled size and reduced with a box
 filter, so the features move continuously (sub-pixel) as the AUs change.
-:class:`~ganimation_lib.data.synthetic.SyntheticFaces` is the dataset built on it.
+[`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] is the dataset built on it.
 
 Examples:
     >>> from ganimation_lib.aus import aus_for
@@ -42,7 +42,7 @@ class FaceLayers:
     """An identity's static drawing, cached: the picture the expression is drawn on, and its look.
 
     Framed (alternate) looks also keep the face's coverage and the unframed backdrop, which
-    :func:`~ganimation_lib.data.synthetic_framing.compose_framed` combines after the expression is drawn.
+    `compose_framed` combines after the expression is drawn.
     """
 
     picture: Image.Image
@@ -63,13 +63,14 @@ class FaceRenderer:
     Args:
         image_size: Side of the square images, in pixels (>= 16).
         identity_seed: Seed of the identities' looks.
-        style: ``"default"`` or ``"alternate"`` looks (:mod:`~ganimation_lib.data.synthetic_styles`).
+        style: ``"default"`` or ``"alternate"`` looks (`synthetic_styles`).
         au_names: AU layout of the vectors (default: the 17 OpenFace AUs). AUs outside the default 17 are
             carried but do not change the drawing; AUs missing from a custom layout are drawn at 0.
         cache_size: How many identities' static layers to keep (each is a supersampled RGB image).
 
     Attributes:
-        cache: The cached identities' :class:`FaceLayers`, least recently used first.
+        cache: The cached identities' [`FaceLayers`][ganimation_lib.data.face_renderer.FaceLayers], least recently used
+            first.
 
     Raises:
         ValueError: If a size, seed or style is out of range.
@@ -121,7 +122,8 @@ class FaceRenderer:
         return canvas.reduce(self.factor)
 
     def render_tensor(self, identity: int, aus: Tensor | Sequence[float] | NDArray[np.floating]) -> Tensor:
-        """:meth:`render` as a (3, H, W) float32 tensor in [-1, 1], ready for a model.
+        """[`render`][ganimation_lib.data.face_renderer.FaceRenderer.render] as a (3, H, W) float32 tensor in [-1, 1],
+        ready for a model.
 
         Examples:
             >>> t = FaceRenderer(image_size=32).render_tensor(0, torch.zeros(17))

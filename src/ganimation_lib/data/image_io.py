@@ -1,23 +1,24 @@
 """Opening, listing and converting image files: the one path every loader of the library takes.
 
-:func:`~ganimation_lib.data.load_image` (and so :class:`~ganimation_lib.data.AUDataset`),
-:func:`~ganimation_lib.inference.to_tensor`, :func:`~ganimation_lib.inference.edit`,
-:func:`~ganimation_lib.inference.animate`, the writers and the ``ganimation`` command line all go through
-:func:`to_rgb` (and :func:`open_image` for files), so they agree on:
+[`load_image`][ganimation_lib.data.dataset.load_image] (and so [`AUDataset`][ganimation_lib.data.dataset.AUDataset]),
+[`to_tensor`][ganimation_lib.inference.images.to_tensor], [`edit`][ganimation_lib.inference.edit.edit],
+[`animate`][ganimation_lib.inference.animate.animate], the writers and the ``ganimation`` command line all go through
+[`to_rgb`][ganimation_lib.data.image_io.to_rgb] (and [`open_image`][ganimation_lib.data.image_io.open_image] for files),
+so they agree on:
 
 * **Orientation**: a camera photo's EXIF orientation is applied, as image viewers (and OpenFace, through
   OpenCV) do; sizes and face boxes are in the pixels a viewer shows.
 * **Bit depth**: 16-bit grey images (modes ``I;16``, ``I;16B``, ``I;16L``, ``I;16N``, and ``I``, which older
   Pillows give 16-bit PNGs) are read on their 0-65535 scale, like a ``uint16`` NumPy array. (Pillow's own
   ``convert("RGB")`` clips them at 255, which turns a 16-bit photo nearly white.)
-* **Size**: images above :data:`MAX_PIXELS` (50 megapixels) are refused with a ``ValueError`` naming the
+* **Size**: images above `MAX_PIXELS` (50 megapixels) are refused with a ``ValueError`` naming the
   size and the limit, before anything is decoded. Pillow's decompression-bomb warning never reaches the
   user: an image large enough to trigger it is above this limit.
 * **Errors**: a file that is not an image, is corrupt or truncated raises
-  :class:`~ganimation_lib.data.errors.DataFormatError` (a ``ValueError``) naming the file.
-* **Tensors**: :func:`pil_to_tensor` is the one conversion of an RGB image to the library's (3, H, W)
-  float32 tensors in [-1, 1]; :func:`list_images` and :func:`readable_image` are how folders of images are
-  listed and checked.
+  [`DataFormatError`][ganimation_lib.data.errors.DataFormatError] (a ``ValueError``) naming the file.
+* **Tensors**: [`pil_to_tensor`][ganimation_lib.data.image_io.pil_to_tensor] is the one conversion of an RGB image to
+  the library's (3, H, W) float32 tensors in [-1, 1]; [`list_images`][ganimation_lib.data.image_io.list_images] and
+  [`readable_image`][ganimation_lib.data.image_io.readable_image] are how folders of images are listed and checked.
 
 Examples:
     >>> import numpy as np
@@ -105,7 +106,7 @@ def _reading(path: str | Path | None) -> Iterator[None]:
 def displayed_size(image: Image.Image) -> tuple[int, int]:
     """``(width, height)`` as a viewer shows the image (after its EXIF orientation).
 
-    An image above :data:`MAX_PIXELS` gives its stored size: it is refused anyway, and reading a PNG's
+    An image above `MAX_PIXELS` gives its stored size: it is refused anyway, and reading a PNG's
     EXIF may mean decoding it.
 
     Examples:
@@ -126,7 +127,7 @@ def upright(image: Image.Image) -> Image.Image:
     An image without one is returned itself (loaded). Idempotent.
 
     Raises:
-        DataFormatError: If the image is above :data:`MAX_PIXELS` or cannot be decoded (a truncated file),
+        DataFormatError: If the image is above `MAX_PIXELS` or cannot be decoded (a truncated file),
             naming the file when the image came from one.
     """
     _check_size(image)
@@ -145,7 +146,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     returned itself.
 
     Raises:
-        DataFormatError: If the image is above :data:`MAX_PIXELS` or cannot be decoded, naming the file.
+        DataFormatError: If the image is above `MAX_PIXELS` or cannot be decoded, naming the file.
     """
     shown = upright(image)
     with _reading(_where(image)):
@@ -168,7 +169,7 @@ def open_image(path: str | Path, *, draft_size: int | None = None) -> Image.Imag
     Raises:
         FileNotFoundError: If ``path`` is not a file.
         DataFormatError: If the file is not an image, is corrupt or truncated, or is above
-            :data:`MAX_PIXELS` (checked from its header, before decoding).
+            `MAX_PIXELS` (checked from its header, before decoding).
     """
     file = Path(path)
     if not file.is_file():
@@ -194,7 +195,8 @@ def open_image(path: str | Path, *, draft_size: int | None = None) -> Image.Imag
 
 
 def readable_image(path: str | Path, draft_size: int | None = None) -> str | None:
-    """Decode an image file as :func:`open_image` does; return why it cannot be used, or ``None``.
+    """Decode an image file as [`open_image`][ganimation_lib.data.image_io.open_image] does; return why it cannot be
+    used, or ``None``.
 
     Unlike Pillow's ``verify()``, this finds truncated JPEGs (whose headers are intact).
     """
@@ -206,9 +208,10 @@ def readable_image(path: str | Path, draft_size: int | None = None) -> str | Non
 
 
 def list_images(folder: str | Path) -> list[str]:
-    """Sorted names of the files directly in ``folder`` whose extension is in :data:`IMAGE_EXTENSIONS`.
+    """Sorted names of the files directly in ``folder`` whose extension is in `IMAGE_EXTENSIONS`.
 
-    Only names are read (a few MB for 200,000 files); nothing is opened: :func:`readable_image` checks one.
+    Only names are read (a few MB for 200,000 files); nothing is opened:
+    [`readable_image`][ganimation_lib.data.image_io.readable_image] checks one.
 
     Examples:
         >>> import tempfile, pathlib
@@ -228,7 +231,8 @@ def pil_to_tensor(image: Image.Image) -> Tensor:
     """Convert an 8-bit RGB image to a (3, H, W) float32 tensor in [-1, 1]: the library's one conversion.
 
     Args:
-        image: An ``RGB`` image, as :func:`open_image` and :func:`to_rgb` return (convert others first).
+        image: An ``RGB`` image, as [`open_image`][ganimation_lib.data.image_io.open_image] and
+            [`to_rgb`][ganimation_lib.data.image_io.to_rgb] return (convert others first).
 
     Raises:
         ValueError: If the image is not in mode ``RGB``.

@@ -1,10 +1,11 @@
 """What every AU label reader returns, and how it collects rows.
 
-:class:`AUTable` is the result of every reader, :class:`SkippedRow` one row it left out, and
-:class:`LabelRows` the collector that decides which rows are kept. The readers
-(:mod:`~ganimation_lib.data.au_table`, :mod:`~ganimation_lib.data.official_labels`,
-:mod:`~ganimation_lib.data.openface`) parse text with :mod:`~ganimation_lib.data.textfiles` and collect rows
-here, so they all keep, skip and report rows the same way.
+[`AUTable`][ganimation_lib.data.label_rows.AUTable] is the result of every reader,
+[`SkippedRow`][ganimation_lib.data.label_rows.SkippedRow] one row it left out, and
+[`LabelRows`][ganimation_lib.data.label_rows.LabelRows] the collector that decides which rows are kept. The readers
+([`au_table`][ganimation_lib.data.au_table], [`official_labels`][ganimation_lib.data.official_labels],
+[`openface`][ganimation_lib.data.openface]) parse text with `textfiles` and collect rows here, so they all keep, skip
+and report rows the same way.
 """
 
 from __future__ import annotations
@@ -100,14 +101,15 @@ class AUTable:
 
 
 class LabelRows:
-    """Collects a reader's parsed rows and the ones it skips, then builds the :class:`AUTable`.
+    """Collects a reader's parsed rows and the ones it skips, then builds the
+    [`AUTable`][ganimation_lib.data.label_rows.AUTable].
 
     A repeated file name is skipped as a duplicate; with ``strict`` the first skipped row raises instead.
 
     Args:
         path: The file being read (named in errors and kept as the table's ``source``).
         au_names: The layout of the rows' values.
-        strict: Raise :class:`~ganimation_lib.data.errors.DataFormatError` on the first bad row.
+        strict: Raise [`DataFormatError`][ganimation_lib.data.errors.DataFormatError] on the first bad row.
 
     Examples:
         >>> rows = LabelRows(Path("aus.csv"), ("AU12",), strict=False)
@@ -142,6 +144,7 @@ class LabelRows:
         self.values.append(values)
 
     def table(self) -> AUTable:
-        """The kept rows as an :class:`AUTable`, with the skipped ones in its ``skipped``."""
+        """The kept rows as an [`AUTable`][ganimation_lib.data.label_rows.AUTable], with the skipped ones in its
+        ``skipped``."""
         array = np.asarray(self.values, dtype=np.float64).reshape(len(self.values), len(self.au_names))
         return AUTable(tuple(self.files), array, self.au_names, tuple(self.skipped), self.path)

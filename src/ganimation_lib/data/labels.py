@@ -1,14 +1,15 @@
-"""AU label files: any of them by extension (:func:`read_labels`), and every reader and writer in one place.
+"""AU label files: any of them by extension ([`read_labels`][ganimation_lib.data.labels.read_labels]), and every reader
+and writer in one place.
 
-Every reader returns an :class:`~ganimation_lib.data.label_rows.AUTable` of **raw** OpenFace intensities
-(0-5); datasets normalise them. Malformed files raise :class:`~ganimation_lib.data.errors.DataFormatError`
+Every reader returns an [`AUTable`][ganimation_lib.data.label_rows.AUTable] of **raw** OpenFace intensities
+(0-5); datasets normalise them. Malformed files raise [`DataFormatError`][ganimation_lib.data.errors.DataFormatError]
 (a ``ValueError``); malformed *rows* are skipped and listed in ``AUTable.skipped``, or raise with
 ``strict=True``. The formats live in their own modules and are re-exported here:
 
-* the AU table CSV, this library's own format (:mod:`~ganimation_lib.data.au_table`);
+* the AU table CSV, this library's own format ([`au_table`][ganimation_lib.data.au_table]);
 * the official dataset's ``aus_openface.pkl``, ``attributes.txt`` and ids files
-  (:mod:`~ganimation_lib.data.official_labels`);
-* the table and row types every reader shares (:mod:`~ganimation_lib.data.label_rows`).
+  ([`official_labels`][ganimation_lib.data.official_labels]);
+* the table and row types every reader shares ([`label_rows`][ganimation_lib.data.label_rows]).
 
 Examples:
     >>> import tempfile, pathlib

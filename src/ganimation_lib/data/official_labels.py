@@ -79,8 +79,8 @@ def read_official_pickle(path: str | Path, au_names: Sequence[str] = AU_NAMES, s
     The file is a Python 2 protocol-2 pickle. It is read with an unpickler that allows only the globals needed
     to rebuild NumPy arrays (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``, and
     ``_codecs.encode``, which Python 3 uses for bytes in protocol-2 pickles), so
-    a tampered file cannot run code: anything else raises :class:`~ganimation_lib.data.errors.UnsafePickleError`
-    before it is called.
+    a tampered file cannot run code: anything else raises
+    [`UnsafePickleError`][ganimation_lib.data.errors.UnsafePickleError] before it is called.
 
     Args:
         path: The pickle.

@@ -11,7 +11,7 @@ OpenFace writes two CSV flavours, and builds differ in details; this reader cope
 * separators are ``,`` or ``, `` (Windows builds pad names and values with a space).
 
 Intensities (``AUxx_r``, raw 0-5) are what the library trains on; presence columns (``AUxx_c``, 0 or 1,
-including AU28, which has no intensity) are kept in :attr:`OpenFaceFace.presence`.
+including AU28, which has no intensity) are kept in `OpenFaceFace.presence`.
 
 Examples:
     >>> import tempfile, pathlib
@@ -145,7 +145,7 @@ class OpenFaceCSV:
 
 
 def check_face_policy(policy: str) -> None:
-    """Raise a ``ValueError`` naming the choices unless ``policy`` is a :data:`FacePolicy`."""
+    """Raise a ``ValueError`` naming the choices unless ``policy`` is a `FacePolicy`."""
     if policy not in _POLICIES:
         raise ValueError(f"face policy must be one of {list(_POLICIES)}, got {policy!r}")
 
@@ -256,7 +256,7 @@ def read_openface_csv(
         strict: Raise on the first malformed row instead of skipping it.
 
     Returns:
-        The parsed file; malformed rows (see :attr:`OpenFaceCSV.skipped`) are skipped with their reasons.
+        The parsed file; malformed rows (see `OpenFaceCSV.skipped`) are skipped with their reasons.
 
     Raises:
         DataFormatError: If the file is empty, not UTF-8 text, not CSV, has no ``confidence`` column,

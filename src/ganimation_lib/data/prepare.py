@@ -52,7 +52,7 @@ _CATEGORIES = (
 
 @dataclass
 class PrepareSummary(CountsWithExamples):
-    """What :func:`prepare_openface` did with every input image.
+    """What [`prepare_openface`][ganimation_lib.data.prepare.prepare_openface] did with every input image.
 
     Every input image lands in exactly one of ``kept``, ``no_face``, ``missing_crop``, ``low_confidence``,
     ``bad_csv`` and ``unreadable``, so they add up to ``total``. ``multiple_faces`` counts the kept images whose

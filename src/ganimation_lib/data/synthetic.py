@@ -1,13 +1,13 @@
 """Procedurally drawn faces whose expression follows an AU vector: the built-in data for demos and tests.
 
-Every face is drawn by a :class:`~ganimation_lib.data.face_renderer.FaceRenderer`, with Pillow at a
+Every face is drawn by a [`FaceRenderer`][ganimation_lib.data.face_renderer.FaceRenderer], with Pillow at a
 supersampled size and reduced with a box filter, so the features move continuously (sub-pixel) as the AUs
-change (:mod:`~ganimation_lib.data.face_parts` draws each part of the face). An *identity* (background,
+change (`face_parts` draws each part of the face). An *identity* (background,
 skin, face shape, hair, eye colour, feature sizes) comes from ``identity_seed``; the *expression* comes only
 from the AU vector, so the same AUs give the same expression on every identity, and
-:meth:`SyntheticFaces.render` gives the exact picture of any identity with any AUs: a ground truth that real
-data cannot provide. ``style="alternate"`` draws the identities from a second, check-only distribution of
-looks and framings (:mod:`~ganimation_lib.data.synthetic_styles`) with the same expression drawing.
+[`SyntheticFaces.render`][ganimation_lib.data.synthetic.SyntheticFaces.render] gives the exact picture of any identity
+with any AUs: a ground truth that real data cannot provide. ``style="alternate"`` draws the identities from a second,
+check-only distribution of looks and framings (`synthetic_styles`) with the same expression drawing.
 
 What each AU does to the drawing (intensities normalised to [0, 1]; values outside are clipped):
 
@@ -58,7 +58,7 @@ __all__ = ["AUMix", "AU_MIXES", "SyntheticFaces", "contact_sheet", "identity_fro
 
 AUMix = Literal["default", "presets"]
 
-#: The AU mixes :class:`SyntheticFaces` can draw item AUs from.
+#: The AU mixes [`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] can draw item AUs from.
 AU_MIXES: tuple[AUMix, ...] = ("default", "presets")
 
 
@@ -88,15 +88,15 @@ class SyntheticFaces(Dataset[AUSample]):
       intensity (0.4-1.4 ×), plus, for every item, each AU switched on with probability 0.12 at a random
       level (sparse single AUs).
     * ``au_mix="presets"``: what real expression data looks like: every item is one preset of
-      :data:`~ganimation_lib.aus.EXPRESSIONS` (neutral included, all equally likely) at an intensity
+      `EXPRESSIONS` (neutral included, all equally likely) at an intensity
       U(0.25, 1), each of the preset's AUs times its own jitter U(0.7, 1.3), plus |N(0, 0.03)| on every AU,
       clipped to [0, 1]; so no AU is ever exactly 0.
 
     Targets follow the official recipe (another item's AUs + U(-0.1, 0.1)) unless ``target_sampler`` says
     otherwise.
 
-    Drawing is delegated to :attr:`renderer`, a :class:`~ganimation_lib.data.face_renderer.FaceRenderer`.
-    The looks come in two styles (:mod:`~ganimation_lib.data.synthetic_styles`): ``"default"``, the faces
+    Drawing is delegated to `renderer`, a [`FaceRenderer`][ganimation_lib.data.face_renderer.FaceRenderer].
+    The looks come in two styles (`synthetic_styles`): ``"default"``, the faces
     every model and test has been tuned on, and ``"alternate"``, a check-only distribution (other palettes,
     patterned backgrounds, other feature proportions, per-identity scale, shift and tilt) with the same
     AU → drawing mapping, for judging a recipe on faces it was not tuned on.
@@ -110,14 +110,15 @@ class SyntheticFaces(Dataset[AUSample]):
             but no expression.
         au_names: AU layout of the vectors (default: the 17 OpenFace AUs). AUs outside the default 17 are
             carried but do not change the drawing; AUs missing from a custom layout are drawn at 0.
-        target_sampler: Chooses target AUs (default :class:`~ganimation_lib.data.target_sampling.RandomOtherTarget`).
+        target_sampler: Chooses target AUs (default
+            [`RandomOtherTarget`][ganimation_lib.data.target_sampling.RandomOtherTarget]).
         cache_size: How many identities' static layers to keep (each is a supersampled RGB image).
         style: ``"default"`` or ``"alternate"`` looks (see above). The default style renders exactly what it
             always has.
         au_mix: ``"default"`` or ``"presets"`` item AUs (see above).
 
     Attributes:
-        renderer: The :class:`~ganimation_lib.data.face_renderer.FaceRenderer` that draws the faces; it can
+        renderer: The [`FaceRenderer`][ganimation_lib.data.face_renderer.FaceRenderer] that draws the faces; it can
             render any identity with any AUs on its own.
 
     Raises:
@@ -241,12 +242,13 @@ class SyntheticFaces(Dataset[AUSample]):
         """Draw ``identity`` with the normalised AU vector ``aus`` (layout ``au_names``), as an RGB image.
 
         Any identity can be drawn, not only the dataset's; see
-        :meth:`FaceRenderer.render <ganimation_lib.data.face_renderer.FaceRenderer.render>`.
+        [`FaceRenderer.render`][ganimation_lib.data.face_renderer.FaceRenderer.render].
         """
         return self.renderer.render(identity, aus)
 
     def render_tensor(self, identity: int, aus: Tensor | Sequence[float] | NDArray[np.floating]) -> Tensor:
-        """:meth:`render` as a (3, H, W) float32 tensor in [-1, 1], ready for a model.
+        """[`render`][ganimation_lib.data.synthetic.SyntheticFaces.render] as a (3, H, W) float32 tensor in [-1, 1],
+        ready for a model.
 
         Examples:
             >>> faces = SyntheticFaces(num_identities=1, items_per_identity=1, image_size=32)
@@ -259,7 +261,7 @@ class SyntheticFaces(Dataset[AUSample]):
     def render_batch(self, identities: Sequence[int] | Tensor, aus: Tensor) -> Tensor:
         """Ground-truth pictures of a batch, ``identities[i]`` with ``aus[i]``, on ``aus``'s device.
 
-        See :meth:`FaceRenderer.render_batch <ganimation_lib.data.face_renderer.FaceRenderer.render_batch>`.
+        See [`FaceRenderer.render_batch`][ganimation_lib.data.face_renderer.FaceRenderer.render_batch].
 
         Examples:
             >>> faces = SyntheticFaces(num_identities=2, items_per_identity=1, image_size=16)
@@ -284,8 +286,8 @@ class SyntheticFaces(Dataset[AUSample]):
     def write(self, folder: str | Path) -> Path:
         """Write every item as ``folder/imgs/<index>.png`` plus the AU table ``folder/aus.csv`` (raw 0-5).
 
-        The layout is the one :func:`~ganimation_lib.data.prepare.prepare_openface` produces for real data,
-        so :class:`~ganimation_lib.data.dataset.AUDataset` reads it back. Returns ``folder``.
+        The layout is the one [`prepare_openface`][ganimation_lib.data.prepare.prepare_openface] produces for real data,
+        so [`AUDataset`][ganimation_lib.data.dataset.AUDataset] reads it back. Returns ``folder``.
         """
         root = Path(folder)
         images = root / "imgs"
@@ -323,8 +325,8 @@ def contact_sheet(
     Args:
         faces: The renderer (its ``image_size``, ``identity_seed`` and ``au_names`` are used).
         identities: The columns.
-        expressions: The rows (default: every preset in :data:`~ganimation_lib.aus.EXPRESSIONS`).
-        intensity: Scale of the presets (see :func:`~ganimation_lib.aus.aus_for`).
+        expressions: The rows (default: every preset in `EXPRESSIONS`).
+        intensity: Scale of the presets (see [`aus_for`][ganimation_lib.aus.aus_for]).
         padding: Pixels of white between cells.
 
     Examples:

@@ -1,8 +1,8 @@
 """The alternate style's staging: a patterned backdrop, and a similarity transform (framing) of the whole face.
 
-:func:`~ganimation_lib.data.synthetic_styles.alternate_look` picks a :class:`Backdrop` and a
-:class:`Framing` per identity; :class:`~ganimation_lib.data.face_renderer.FaceRenderer` draws the face
-unframed on a transparent canvas, then :func:`compose_framed` moves it over the backdrop. The default style
+`alternate_look` picks a `Backdrop` and a
+`Framing` per identity; [`FaceRenderer`][ganimation_lib.data.face_renderer.FaceRenderer] draws the face
+unframed on a transparent canvas, then `compose_framed` moves it over the backdrop. The default style
 has neither. Lengths are fractions of the canvas side.
 
 Examples:
@@ -30,7 +30,7 @@ FACE_CENTRE: tuple[float, float] = (0.5, 0.53)
 
 @dataclass(frozen=True)
 class Framing:
-    """A similarity transform of the whole face: scale and rotate about :data:`FACE_CENTRE`, then shift.
+    """A similarity transform of the whole face: scale and rotate about `FACE_CENTRE`, then shift.
 
     Attributes:
         scale: Size of the face relative to the default framing.

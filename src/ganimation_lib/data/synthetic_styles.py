@@ -1,19 +1,19 @@
 """The looks of the synthetic faces: what an identity looks like in each style.
 
-:class:`~ganimation_lib.data.synthetic.SyntheticFaces` draws the *expression* from an AU vector; this module
+[`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] draws the *expression* from an AU vector; this module
 decides everything else, per identity, from the identity's own seeded RNG:
 
-* ``"default"`` (:func:`default_look`): the looks every trained model and test has seen. Its sampler must
+* ``"default"`` (`default_look`): the looks every trained model and test has seen. Its sampler must
   keep drawing the same numbers in the same order, or every default face changes.
-* ``"alternate"`` (:func:`alternate_look`): a check-only distribution for judging a recipe tuned on the
+* ``"alternate"`` (`alternate_look`): a check-only distribution for judging a recipe tuned on the
   default one. Other background colours with stripes, texture or a vignette; other skin, hair, iris, lip
   and shirt palettes; other feature proportions (wider-set eyes, thin or heavy brows, narrow or wide
   mouths, thin or full lips); and a per-identity similarity transform (``Framing``: scale 0.8-1.1, shift
   up to 4 % of the image, rotation up to ±8°) of the whole face over an untransformed ``Backdrop``, both
-  from :mod:`~ganimation_lib.data.synthetic_framing`. The expression drawing is the same, so a ground-truth
+  from `synthetic_framing`. The expression drawing is the same, so a ground-truth
   picture still exists for every identity and AU vector.
 
-Lengths in a :class:`FaceLook` are fractions of the canvas side, before framing.
+Lengths in a `FaceLook` are fractions of the canvas side, before framing.
 
 Examples:
     >>> look = sample_look("alternate", identity_seed=0, identity=3)
@@ -57,7 +57,7 @@ __all__ = [
 
 Style = Literal["default", "alternate"]
 
-#: The styles :func:`sample_look` knows.
+#: The styles `sample_look` knows.
 STYLES: tuple[Style, ...] = ("default", "alternate")
 
 # Default palettes (skin from light to dark; natural and a few dyed hair colours).
@@ -148,7 +148,7 @@ def sample_look(style: Style, identity_seed: int, identity: int) -> FaceLook:
     """The look of ``identity`` in ``style``: a pure function of its arguments.
 
     Raises:
-        ValueError: If ``style`` is not one of :data:`STYLES`.
+        ValueError: If ``style`` is not one of `STYLES`.
     """
     if style == "default":
         return default_look(np.random.default_rng([identity_seed, identity, 0x1D]))

@@ -1,7 +1,7 @@
 """Counting what happened to each item and keeping a few examples: how the data package's reports are built.
 
-:class:`~ganimation_lib.data.dataset.DatasetReport` (what ``AUDataset`` skipped) and
-:class:`~ganimation_lib.data.prepare.PrepareSummary` (where ``prepare`` put every image) both count items per
+[`DatasetReport`][ganimation_lib.data.dataset.DatasetReport] (what ``AUDataset`` skipped) and
+[`PrepareSummary`][ganimation_lib.data.prepare.PrepareSummary] (where ``prepare`` put every image) both count items per
 category and show a few names of each, so a user can find the files; they share this one way of doing it.
 
 Examples:

@@ -1,12 +1,13 @@
 """Target-AU sampling: which expression each training item is animated towards.
 
 The official code (``albertpumarola/GANimation``, ``data/dataset_aus.py``) takes the AUs of a random other
-item of the dataset and adds uniform noise in [-0.1, 0.1]; :class:`RandomOtherTarget` does exactly that and is
-the default of every dataset in this package. Any callable with the :class:`TargetSampler` signature can
-replace it.
+item of the dataset and adds uniform noise in [-0.1, 0.1];
+[`RandomOtherTarget`][ganimation_lib.data.target_sampling.RandomOtherTarget] does exactly that and is the default of
+every dataset in this package. Any callable with the
+[`TargetSampler`][ganimation_lib.data.target_sampling.TargetSampler] signature can replace it.
 
-(Not to be confused with :mod:`ganimation_lib.inference.expression_targets`, which turns what a *user* asks
-for, a preset, an ``{AU: intensity}`` dict or a vector, into the AUs of an edit.)
+(Not to be confused with [`ganimation_lib.inference.expression_targets`][ganimation_lib.inference.expression_targets],
+which turns what a *user* asks for, a preset, an ``{AU: intensity}`` dict or a vector, into the AUs of an edit.)
 """
 
 from __future__ import annotations

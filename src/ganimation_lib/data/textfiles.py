@@ -53,7 +53,7 @@ def parse_values(
 ) -> tuple[list[float] | None, str]:
     """Parse one row's AU fields; return ``(values, "")`` or ``(None, reason)``.
 
-    A field is refused when it is not a decimal number (:func:`parse_number`), is NaN or infinite, or lies
+    A field is refused when it is not a decimal number (`parse_number`), is NaN or infinite, or lies
     outside ``[low, high]`` (OpenFace's raw intensity scale 0-5 by default).
 
     Examples:

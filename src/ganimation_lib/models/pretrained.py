@@ -5,11 +5,12 @@ architecture, in float32, on CPU (or ``map_location``), and never runs code from
 safetensors cannot carry any. Both files are written atomically and tagged with a shared save id, so a
 crash can never leave a directory whose weights and config silently disagree.
 
-Any model class gets this by mixing in :class:`PretrainedMixin` and naming its config class
-(``config_class``); this module knows no model by name. Loading "whichever model a folder holds" needs the
-list of models, so it lives with the converters (:func:`ganimation_lib.models.convert.from_pretrained`).
+Any model class gets this by mixing in [`PretrainedMixin`][ganimation_lib.models.pretrained.PretrainedMixin] and naming
+its config class (``config_class``); this module knows no model by name. Loading "whichever model a folder holds" needs
+the list of models, so it lives with the converters
+([`ganimation_lib.models.convert.from_pretrained`][ganimation_lib.models.convert.from_pretrained]).
 
-``config.json`` looks like::
+``config.json`` looks like:
 
     {
       "format": "ganimation_lib.pretrained",
@@ -93,13 +94,15 @@ class PretrainedMixin:
 
     A model mixes it in after ``nn.Module``, sets ``config_class`` and takes that config in ``__init__``
     (and keeps it as ``self.config``). The class that sets ``config_class`` is the ``model_class`` recorded in
-    ``config.json``, so a user's subclass of :class:`Generator` is checked and saved as the Generator it
-    extends.
+    ``config.json``, so a user's subclass of [`Generator`][ganimation_lib.models.generator.Generator] is checked and
+    saved as the Generator it extends.
 
     Attributes:
         config_class: The config dataclass the model is built from.
         au_names: Names of the AUs this model's AU vector holds, in order, or ``None`` (unknown).
-            :meth:`from_pretrained` sets it from ``config.json``; :meth:`save_pretrained` writes it.
+            [`from_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained] sets it from
+            ``config.json``; [`save_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.save_pretrained]
+            writes it.
 
     Examples:
         >>> from dataclasses import dataclass
@@ -137,7 +140,8 @@ class PretrainedMixin:
             return cls(config)
 
     def save_pretrained(self, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None) -> Path:
-        """Write this model to ``directory`` (see :func:`save_pretrained`) and return its path."""
+        """Write this model to ``directory`` (see [`save_pretrained`][ganimation_lib.models.pretrained.save_pretrained])
+        and return its path."""
         return save_pretrained(self, directory, au_names=au_names)
 
     @classmethod
@@ -151,11 +155,11 @@ class PretrainedMixin:
     ) -> Path:
         """Write a saved-model directory from a ``config`` and a matching ``state_dict`` (our key names).
 
-        This is what :meth:`save_pretrained` does with a live model; a trainer can call it directly with the
-        state dict it keeps (an EMA copy, say). Tensors are stored as contiguous float32 on CPU. If
-        ``directory`` does not exist it appears in one ``os.replace``; if it does, ``model.safetensors`` and
-        ``config.json`` are each replaced atomically (other files in it are left alone), and the shared
-        save id makes a half-finished overwrite detectable on load.
+        This is what [`save_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.save_pretrained] does with a
+        live model; a trainer can call it directly with the state dict it keeps (an EMA copy, say). Tensors are stored
+        as contiguous float32 on CPU. If ``directory`` does not exist it appears in one ``os.replace``; if it does,
+        ``model.safetensors`` and ``config.json`` are each replaced atomically (other files in it are left alone), and
+        the shared save id makes a half-finished overwrite detectable on load.
 
         Args:
             directory: The directory to write (created with its parents if needed).
@@ -193,7 +197,9 @@ class PretrainedMixin:
         assigned), so loading neither costs time nor moves the global RNG.
 
         Args:
-            directory: A directory written by :meth:`save_pretrained` / :meth:`write_pretrained`.
+            directory: A directory written by
+                [`save_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.save_pretrained] /
+                [`write_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.write_pretrained].
             map_location: Device to put the model on.
 
         Raises:
@@ -216,7 +222,8 @@ def load_pretrained(
 ) -> _Model:
     """Build ``model_cls`` from ``info`` (what ``read_config_json`` read) and load the folder's weights.
 
-    This is :meth:`PretrainedMixin.from_pretrained` once the class is known; see it for the errors.
+    This is [`PretrainedMixin.from_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained] once
+    the class is known; see it for the errors.
     """
     device = as_device(map_location)
     path = Path(directory) / WEIGHTS_NAME
@@ -282,12 +289,15 @@ def _remove_stale_staging(target: Path) -> None:
 def save_pretrained(
     model: PretrainedMixin, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
 ) -> Path:
-    """Write ``model`` (a :class:`Generator`, a :class:`Critic`, any model with :class:`PretrainedMixin`).
+    """Write ``model`` (a [`Generator`][ganimation_lib.models.generator.Generator], a
+    [`Critic`][ganimation_lib.models.critic.Critic], any model with
+    [`PretrainedMixin`][ganimation_lib.models.pretrained.PretrainedMixin]).
 
     Args:
         model: The model; its ``config`` and ``state_dict()`` are saved (as float32, from any device).
             A ``DistributedDataParallel``/``DataParallel`` or ``torch.compile`` wrapper is unwrapped at run
-            time (type checkers see only models with :class:`PretrainedMixin`).
+            time (type checkers see only models with
+            [`PretrainedMixin`][ganimation_lib.models.pretrained.PretrainedMixin]).
         directory: Where to write ``config.json`` and ``model.safetensors``.
         au_names: AU names to record; ``None`` uses ``model.au_names`` if set, else the 17 OpenFace AUs
             when the model takes 17 AUs, else records none.
