@@ -4,14 +4,18 @@ Every field of a model config is bounded to what the architecture can build (a `
 anywhere: ``conv_dim`` 10**30 or ``image_size`` 400000 must be a clear error naming the field, not a
 ``TypeError`` from ``torch.empty`` or a 1.9 TB allocation). The limits:
 
-* ``image_size`` up to :data:`MAX_IMAGE_SIZE` (2048 px);
-* ``conv_dim`` (and the regressor's ``width``) up to :data:`MAX_CONV_DIM` (1024 channels);
-* ``num_residual_blocks`` up to :data:`MAX_RESIDUAL_BLOCKS` (64); ``num_aus`` up to :data:`MAX_NUM_AUS` (128);
-* kernel sizes up to :data:`MAX_KERNEL_SIZE` (7); a critic's ``depth`` up to 11 (2048 = 2**11).
+* ``image_size`` up to [`MAX_IMAGE_SIZE`][ganimation_lib.models.config.MAX_IMAGE_SIZE] (2048 px);
+* ``conv_dim`` (and the regressor's ``width``) up to [`MAX_CONV_DIM`][ganimation_lib.models.config.MAX_CONV_DIM] (1024
+  channels);
+* ``num_residual_blocks`` up to [`MAX_RESIDUAL_BLOCKS`][ganimation_lib.models.config.MAX_RESIDUAL_BLOCKS] (64);
+  ``num_aus`` up to [`MAX_NUM_AUS`][ganimation_lib.models.config.MAX_NUM_AUS] (128);
+* kernel sizes up to [`MAX_KERNEL_SIZE`][ganimation_lib.models.config.MAX_KERNEL_SIZE] (7); a critic's ``depth`` up to
+  11 (2048 = 2**11).
 
-The choices shared by the generator, the critic and the blocks (:data:`WeightInit`, :data:`PaddingMode`) are
-defined here too. :class:`~ganimation_lib.config_mixin.ConfigMixin` and the field checks are not
-model-specific and live in :mod:`ganimation_lib.config_mixin`; they are re-exported here for older imports.
+The choices shared by the generator, the critic and the blocks ([`WeightInit`][ganimation_lib.models.config.WeightInit],
+[`PaddingMode`][ganimation_lib.models.config.PaddingMode]) are defined here too.
+[`ConfigMixin`][ganimation_lib.config_mixin.ConfigMixin] and the field checks are not model-specific and live in
+[`ganimation_lib.config_mixin`][ganimation_lib.config_mixin]; they are re-exported here for older imports.
 
 Examples:
     >>> PADDING_MODES, WEIGHT_INITS

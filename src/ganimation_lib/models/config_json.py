@@ -1,9 +1,11 @@
 """``config.json`` of a saved-model directory: the document that says what to build, written and read back.
 
 It names the format and its version, the model class, the library that wrote it, the AU names, the save id
-shared with ``model.safetensors`` and the model's config. :func:`config_document` builds it for a save;
-:func:`read_config_json` reads it back with every check a file from anywhere needs, and knows no model by
-name: the caller says which model classes (and so which config classes) it can build.
+shared with ``model.safetensors`` and the model's config.
+[`config_document`][ganimation_lib.models.config_json.config_document] builds it for a save;
+[`read_config_json`][ganimation_lib.models.config_json.read_config_json] reads it back with every check a file from
+anywhere needs, and knows no model by name: the caller says which model classes (and so which config classes) it can
+build.
 
 Examples:
     >>> import json, tempfile, pathlib
@@ -97,7 +99,8 @@ def resolve_au_names(au_names: Sequence[str] | None, num_aus: int) -> tuple[str,
 def config_document(
     model_class: str, config: ConfigMixin, *, au_names: Sequence[str] | None, save_id: str
 ) -> dict[str, Any]:
-    """The ``config.json`` document of one save (``au_names`` checked with :func:`resolve_au_names`)."""
+    """The ``config.json`` document of one save (``au_names`` checked with
+    [`resolve_au_names`][ganimation_lib.models.config_json.resolve_au_names])."""
     names = resolve_au_names(au_names, config.num_aus)  # type: ignore[attr-defined]
     return {
         "format": _FORMAT,

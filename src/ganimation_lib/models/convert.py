@@ -1,21 +1,23 @@
 """Import checkpoints written by other GANimation codebases (and by this one) as ready models.
 
-:func:`load_checkpoint` reads a ``.pth``/``.pt`` file (or a ``.safetensors`` file, or a directory written by
-:func:`~ganimation_lib.models.pretrained.save_pretrained`), recognises its layout, infers every size from
-the tensor shapes, builds the matching :class:`Generator` or :class:`Critic` and loads the weights. The
-layouts are ``"official"`` (albertpumarola/GANimation), ``"replicate"`` (donydchen/ganimation_replicate)
-and ``"ganimation_lib"`` (this library's own state dict, bare or inside a training checkpoint); the
-converters are built from three parts:
+[`load_checkpoint`][ganimation_lib.models.convert.load_checkpoint] reads a ``.pth``/``.pt`` file (or a ``.safetensors``
+file, or a directory written by [`save_pretrained`][ganimation_lib.models.pretrained.save_pretrained]), recognises its
+layout, infers every size from the tensor shapes, builds the matching
+[`Generator`][ganimation_lib.models.generator.Generator] or [`Critic`][ganimation_lib.models.critic.Critic] and loads
+the weights. The layouts are ``"official"`` (albertpumarola/GANimation), ``"replicate"``
+(donydchen/ganimation_replicate) and ``"ganimation_lib"`` (this library's own state dict, bare or inside a training
+checkpoint); the converters are built from three parts:
 
-* :mod:`~ganimation_lib.models.safe_load` reads files: ``torch.load(weights_only=True)`` only, so a pickle
+* [`safe_load`][ganimation_lib.models.safe_load] reads files: ``torch.load(weights_only=True)`` only, so a pickle
   that would call anything (and so could run code) is refused before anything in it runs;
-* :mod:`~ganimation_lib.models.layouts` strips the prefixes added by ``nn.DataParallel`` /
+* [`layouts`][ganimation_lib.models.layouts] strips the prefixes added by ``nn.DataParallel`` /
   ``DistributedDataParallel`` (``module.``) and ``torch.compile`` (``_orig_mod.``), drops the
   ``running_mean``/``running_var`` that PyTorch < 0.4 stored for InstanceNorm (which never uses them),
   recognises the layout, renames the keys and infers the sizes;
 * this module puts them together, and reports a file that does not fit key by key, in its own key names.
 
-:func:`from_pretrained` loads whichever network a ``save_pretrained`` directory holds.
+[`from_pretrained`][ganimation_lib.models.convert.from_pretrained] loads whichever network a ``save_pretrained``
+directory holds.
 
 Examples:
     >>> import tempfile, torch
@@ -105,10 +107,12 @@ class ConvertedStateDict:
 
 @dataclass(frozen=True)
 class ImportedCheckpoint:
-    """What :func:`import_checkpoint` returns: the model and how it was recognised.
+    """What [`import_checkpoint`][ganimation_lib.models.convert.import_checkpoint] returns: the model and how it was
+    recognised.
 
     Attributes:
-        model: The :class:`Generator` or :class:`Critic`, in eval mode.
+        model: The [`Generator`][ganimation_lib.models.generator.Generator] or
+            [`Critic`][ganimation_lib.models.critic.Critic], in eval mode.
         kind: ``"generator"`` or ``"critic"``.
         layout: ``"official"``, ``"replicate"``, ``"ganimation_lib"`` or ``"pretrained"`` (a
             save_pretrained directory).
@@ -324,10 +328,11 @@ def load_checkpoint(
     *,
     image_size: int | None = None,
 ) -> AnyModel:
-    """Load a GANimation checkpoint of any known layout as a :class:`Generator` or :class:`Critic`.
+    """Load a GANimation checkpoint of any known layout as a [`Generator`][ganimation_lib.models.generator.Generator] or
+    [`Critic`][ganimation_lib.models.critic.Critic].
 
-    The same as :func:`import_checkpoint` (see it for the arguments), returning only the model; with
-    ``kind="generator"`` / ``"critic"`` the return type is narrowed for type checkers.
+    The same as [`import_checkpoint`][ganimation_lib.models.convert.import_checkpoint] (see it for the arguments),
+    returning only the model; with ``kind="generator"`` / ``"critic"`` the return type is narrowed for type checkers.
 
     Examples:
         >>> import tempfile, torch
@@ -344,10 +349,12 @@ def load_checkpoint(
 
 
 def from_pretrained(directory: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> AnyModel:
-    """Rebuild whichever network (:class:`Generator` or :class:`Critic`) ``directory`` holds, in eval mode.
+    """Rebuild whichever network ([`Generator`][ganimation_lib.models.generator.Generator] or
+    [`Critic`][ganimation_lib.models.critic.Critic]) ``directory`` holds, in eval mode.
 
     ``Generator.from_pretrained`` / ``Critic.from_pretrained`` load one class and refuse the other; this reads
-    the class from ``config.json``. See :meth:`~ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained`.
+    the class from ``config.json``. See
+    [`from_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained].
 
     Raises:
         FileNotFoundError: when the directory, ``config.json`` or ``model.safetensors`` is missing.

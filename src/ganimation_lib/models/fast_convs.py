@@ -4,10 +4,10 @@ At 64 px on a CPU, the generator's first 7×7 convolution (image + 17 tiled AU c
 take about 60 % of a training step. Both are computed here with the same weights and the same result (up to
 float rounding), at a fraction of the cost:
 
-* :func:`conv_image_and_tiled_aus`: the AU channels are constant over the image, so their part of the
+* `conv_image_and_tiled_aus`: the AU channels are constant over the image, so their part of the
   convolution is, at each pixel, the sum of the kernel taps that fall inside the padded image times the AUs:
   a (B, out, 7, 7) tensor spread by two tiny matrix products, instead of a 17-channel 7×7 convolution.
-* :func:`fused_heads`: the colour (3 channels) and attention (1 channel) heads read the same features with the
+* `fused_heads`: the colour (3 channels) and attention (1 channel) heads read the same features with the
   same kernel size, so they run as one 4-channel convolution.
 """
 

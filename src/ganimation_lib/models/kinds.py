@@ -1,10 +1,12 @@
-"""The two networks a file may hold, by kind: the one table that names :class:`Generator` and :class:`Critic`.
+"""The two networks a file may hold, by kind: the one table that names
+[`Generator`][ganimation_lib.models.generator.Generator] and [`Critic`][ganimation_lib.models.critic.Critic].
 
-The saved-model format (:mod:`~ganimation_lib.models.pretrained`) is generic: each model class loads and
+The saved-model format ([`pretrained`][ganimation_lib.models.pretrained]) is generic: each model class loads and
 saves itself. Whatever must work for *either* network, given only a config or a folder, looks the class up
-here: building from a config (:func:`build_on_meta`), writing a folder from a config and a state dict
-(:func:`write_pretrained`), reading what a folder holds (:func:`read_pretrained_info`), and the converters
-(:mod:`~ganimation_lib.models.convert`, which also loads whichever model a folder holds).
+here: building from a config ([`build_on_meta`][ganimation_lib.models.kinds.build_on_meta]), writing a folder from a
+config and a state dict ([`write_pretrained`][ganimation_lib.models.kinds.write_pretrained]), reading what a folder
+holds ([`read_pretrained_info`][ganimation_lib.models.kinds.read_pretrained_info]), and the converters
+([`convert`][ganimation_lib.models.convert], which also loads whichever model a folder holds).
 
 Examples:
     >>> from ganimation_lib import CriticConfig
@@ -53,7 +55,8 @@ def network_for(config: object) -> type[Generator] | type[Critic]:
     """The network class built from ``config``.
 
     Raises:
-        TypeError: when ``config`` is neither a :class:`GeneratorConfig` nor a :class:`CriticConfig`.
+        TypeError: when ``config`` is neither a [`GeneratorConfig`][ganimation_lib.models.generator.GeneratorConfig] nor
+            a [`CriticConfig`][ganimation_lib.models.critic.CriticConfig].
     """
     for network in NETWORKS.values():
         if isinstance(config, network.config_class):
@@ -84,7 +87,7 @@ def write_pretrained(
     """Write a saved-model directory from a config and a matching state dict (this library's key names).
 
     What a trainer calls with the state dict it keeps (an EMA copy, say); the network class follows from
-    ``config``. See :meth:`~ganimation_lib.models.pretrained.PretrainedMixin.write_pretrained`.
+    ``config``. See [`write_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.write_pretrained].
 
     Examples:
         >>> import tempfile
@@ -98,7 +101,8 @@ def write_pretrained(
 
 
 def read_pretrained_info(directory: str | os.PathLike[str]) -> PretrainedInfo:
-    """Read and check ``config.json`` of a directory holding a :class:`Generator` or a :class:`Critic`.
+    """Read and check ``config.json`` of a directory holding a [`Generator`][ganimation_lib.models.generator.Generator]
+    or a [`Critic`][ganimation_lib.models.critic.Critic].
 
     Raises:
         FileNotFoundError: when ``directory`` or its ``config.json`` is missing.

@@ -8,9 +8,11 @@ Three layouts are known:
   ``model.N``, ``dis_top``, ``aus_top``);
 * ``"ganimation_lib"``: this library's own keys.
 
-:func:`clean_state_dict` strips wrapper prefixes and legacy statistics, :func:`detect_layout` tells the
-network and layout from the keys, :func:`key_map` renames, and :func:`infer_config` reads every size from
-the tensor shapes. :mod:`~ganimation_lib.models.convert` puts them together.
+[`clean_state_dict`][ganimation_lib.models.layouts.clean_state_dict] strips wrapper prefixes and legacy statistics,
+[`detect_layout`][ganimation_lib.models.layouts.detect_layout] tells the network and layout from the keys,
+[`key_map`][ganimation_lib.models.layouts.key_map] renames, and
+[`infer_config`][ganimation_lib.models.layouts.infer_config] reads every size from the tensor shapes.
+[`convert`][ganimation_lib.models.convert] puts them together.
 
 Examples:
     >>> from ganimation_lib import Critic, CriticConfig

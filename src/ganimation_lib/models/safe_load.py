@@ -4,11 +4,11 @@
 call a function or build a class is refused before anything in it runs. Torch's own message for that
 case advises re-running with ``weights_only=False``, which would run the file's code; this module never
 passes that advice on. It names the refused global instead, says that nothing was executed, and how to
-get a file that loads safely. Every failure is a :class:`CheckpointError`.
+get a file that loads safely. Every failure is a [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError].
 
 A training checkpoint of this library stores each network's weights under its kind (``"generator"``,
-``"critic"``) and its config beside them under :data:`CHECKPOINT_CONFIG_KEYS`, the generator's moving
-average under :data:`CHECKPOINT_EMA_KEY`: the Trainer writes these names, the converters read them.
+``"critic"``) and its config beside them under `CHECKPOINT_CONFIG_KEYS`, the generator's moving
+average under `CHECKPOINT_EMA_KEY`: the Trainer writes these names, the converters read them.
 
 Examples:
     >>> import tempfile, pathlib
@@ -57,7 +57,8 @@ class CheckpointError(ValueError):
     """Saved weights or a saved config cannot be loaded; the message says why and what to do."""
 
 
-#: What :func:`load_weights_only` tells the user to do with a file that asks to run code.
+#: What [`load_weights_only`][ganimation_lib.models.safe_load.load_weights_only] tells the user to do with a file that
+#: asks to run code.
 DEFAULT_PICKLE_HINT = (
     "A weights file should hold only tensors: if you trust its origin, re-save just the state dict "
     "(torch.save(net.state_dict(), ...)) where it was made"
@@ -131,7 +132,8 @@ def load_weights_only(
 
 
 def read_safetensors(path: str | os.PathLike[str], *, fix: str) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """The tensors (on CPU) and the metadata of a ``.safetensors`` file; a broken file is a :class:`CheckpointError`.
+    """The tensors (on CPU) and the metadata of a ``.safetensors`` file; a broken file is a
+    [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError].
 
     Args:
         path: The file.

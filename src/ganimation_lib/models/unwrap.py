@@ -2,8 +2,8 @@
 
 ``DataParallel`` and ``DistributedDataParallel`` keep the wrapped network in ``.module``, ``torch.compile``
 in ``._orig_mod``; their state dicts prefix every key with ``module.`` / ``_orig_mod.``. Saving, loading
-and type checks want the network itself, so the whole library unwraps with :func:`unwrap_model`, and the
-key prefixes are the ones :data:`WRAPPER_PREFIXES` names.
+and type checks want the network itself, so the whole library unwraps with `unwrap_model`, and the
+key prefixes are the ones `WRAPPER_PREFIXES` names.
 
 Examples:
     >>> import torch

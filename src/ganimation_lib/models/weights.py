@@ -1,8 +1,11 @@
 """Check weights against what a model expects, in plain words: missing, unexpected, wrong shape, NaN/inf.
 
-:func:`state_dict_mismatches` and :func:`first_non_finite` only describe, for callers that word the error
-themselves (the converters, the training checkpoint); :func:`check_finite_weights` and
-:func:`load_state_dict_checked` raise the :class:`~ganimation_lib.models.safe_load.CheckpointError`.
+[`state_dict_mismatches`][ganimation_lib.models.weights.state_dict_mismatches] and
+[`first_non_finite`][ganimation_lib.models.weights.first_non_finite] only describe, for callers that word the error
+themselves (the converters, the training checkpoint);
+[`check_finite_weights`][ganimation_lib.models.weights.check_finite_weights] and
+[`load_state_dict_checked`][ganimation_lib.models.weights.load_state_dict_checked] raise the
+[`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError].
 
 Examples:
     >>> import torch
@@ -100,14 +103,16 @@ def first_non_finite(state_dict: Mapping[str, object]) -> tuple[str, int, int] |
 
 
 def mismatch_error(source: str, model: nn.Module, problems: list[str], hint: str) -> CheckpointError:
-    """The :class:`CheckpointError` for weights from ``source`` that do not fit ``model``, problem by problem."""
+    """The [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError] for weights from ``source`` that do not
+    fit ``model``, problem by problem."""
     config = getattr(model, "config", None)
     built = type(model).__name__ + ("" if config is None else f"({config})")
     return CheckpointError(f"the weights in {source} do not fit {built}:\n{bullet_list(problems)}\n{hint}")
 
 
 def check_finite_weights(state_dict: Mapping[str, object], *, source: str) -> None:
-    """Raise a :class:`CheckpointError` naming ``source`` and the first tensor holding NaN or inf.
+    """Raise a [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError] naming ``source`` and the first
+    tensor holding NaN or inf.
 
     A network with a single NaN weight outputs NaN everywhere (a black image), so such weights are refused
     when they are loaded instead of giving a silently wrong result.
@@ -138,12 +143,13 @@ def load_state_dict_checked(
     source: str,
     hint: str = "the weights were saved for a different architecture or sizes",
 ) -> None:
-    """Load ``state_dict`` into ``model`` strictly, as float32, raising a readable :class:`CheckpointError`.
+    """Load ``state_dict`` into ``model`` strictly, as float32, raising a readable
+    [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError].
 
     ``model`` may live on the ``meta`` device (then its tensors are replaced by the loaded ones). Unlike
     ``load_state_dict``, a mismatch is reported key by key ("missing", "unexpected", "wrong shape") with
     ``source`` and ``hint`` in the message, never as a raw traceback; NaN/inf values are refused too
-    (:func:`check_finite_weights`).
+    ([`check_finite_weights`][ganimation_lib.models.weights.check_finite_weights]).
 
     Examples:
         >>> import torch
