@@ -1,8 +1,9 @@
 """Evaluation: judge a generator on held-out faces with figures it was not trained against.
 
-:func:`evaluate` asks each held-out face for another held-out face's expression and reports how far the
-result is from the input (identity keeping), from the truth (when the data can render it) and, through an
-independent :class:`AURegressor` trained only on real training faces, how much of the expression it drew.
+[`evaluate`][ganimation_lib.evaluation.metrics.evaluate] asks each held-out face for another held-out face's expression
+and reports how far the result is from the input (identity keeping), from the truth (when the data can render it) and,
+through an independent [`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor] trained only on real training
+faces, how much of the expression it drew.
 """
 
 from .fit_regressor import augment_faces as augment_faces

@@ -1,4 +1,4 @@
-"""Train an :class:`~ganimation_lib.evaluation.regressor.AURegressor` on real faces and their own AUs.
+"""Train an [`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor] on real faces and their own AUs.
 
 The training images are read once and kept as 8-bit pixels (exact for images that come from 8-bit files
 or the synthetic renderer), so each step costs only the network, not image decoding. Light augmentation
@@ -143,7 +143,7 @@ def train_au_regressor(
     """Train an AU regressor on ``dataset``'s real faces and their own AUs (``AUSample.image``, ``.aus``).
 
     Adam with a cosine-decayed learning rate and an L1 loss, on batches drawn with replacement. The
-    defaults were measured on 64 px :class:`~ganimation_lib.data.synthetic.SyntheticFaces` (4,500 images):
+    defaults were measured on 64 px [`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] (4,500 images):
     about a minute on one CPU core, with a held-out error of about 0.06 (``docs/evaluation.md``).
 
     Args:
@@ -154,7 +154,7 @@ def train_au_regressor(
         lr: Peak learning rate.
         seed: Seed of the initialisation, the batches and the augmentation (the global RNG is not used).
         progress: Show a progress bar (tqdm when installed, else a line every tenth of the run).
-        augment: Apply :func:`augment_faces` to every batch.
+        augment: Apply [`augment_faces`][ganimation_lib.evaluation.fit_regressor.augment_faces] to every batch.
         config: The architecture; ``None`` uses ``AURegressorConfig.for_image_size(image_size, num_aus=...)``.
         device: Where to train.
         max_images: Train on a seeded sample of at most this many faces (they are kept in memory as 8-bit

@@ -7,10 +7,10 @@ unchanged input is the baseline a useful model must beat.
 * ``identity_error`` = mean |G(x, a) − x|: asked for its own expression, the face should come back unchanged.
 * ``cycle_error`` = mean |G(G(x, t), a) − x|: there and back again should give the input.
 * ``true_error`` = mean |G(x, t) − truth|, when the data can draw the truth (the same identity with the
-  AUs ``t``, as :class:`~ganimation_lib.data.synthetic.SyntheticFaces` can); ``unchanged_error`` = mean
+  AUs ``t``, as [`SyntheticFaces`][ganimation_lib.data.synthetic.SyntheticFaces] can); ``unchanged_error`` = mean
   |x − truth| is the same distance for the input left alone, and ``true_ratio`` = true / unchanged
   (below 1: the model moved the face towards the truth).
-* With an independent :class:`~ganimation_lib.evaluation.regressor.AURegressor` R (never the critic's AU
+* With an independent [`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor] R (never the critic's AU
   head, which the generator was trained to satisfy): ``au_error_output`` = mean |R(G(x, t)) − t|,
   ``au_error_unchanged`` = mean |R(x) − t|, ``au_error_real`` = mean |R(x) − a| (the regressor's own
   error on real faces: a weak regressor makes every model look good), ``au_error_true`` = mean
@@ -44,7 +44,8 @@ _PAIRINGS: tuple[str, ...] = ("shuffle", "shift")
 
 @dataclass
 class EvaluationReport:
-    """What :func:`evaluate` measured (see the module docstring for each figure; ``None`` = not measurable).
+    """What [`evaluate`][ganimation_lib.evaluation.metrics.evaluate] measured (see the module docstring for each figure;
+    ``None`` = not measurable).
 
     Attributes:
         num_faces: Held-out faces evaluated. pairing, seed: How the target expressions were chosen.
@@ -213,7 +214,8 @@ def evaluate(
         generator: Called as ``generator(images, aus)``, returning a ``GeneratorOutput``.
         data: Held-out faces: identities (or at least images) the generator was not trained on. When it has
             ``identity_of`` and ``render_tensor`` (as ``SyntheticFaces``), the true pictures are used.
-        regressor: An :class:`AURegressor` trained on the *training* faces; ``None`` skips the AU figures.
+        regressor: An [`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor] trained on the *training* faces;
+            ``None`` skips the AU figures.
         num_faces: Evaluate a seeded sample of this many faces (``None``: all).
         seed: Seed of the sample and of the pairing.
         batch_size: Faces per generator call.

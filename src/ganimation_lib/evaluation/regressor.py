@@ -1,10 +1,10 @@
 """An independent AU regressor: reads the AUs a face shows, to judge a generator by what it draws.
 
 The critic's AU head cannot do this job: the generator is trained to satisfy that very head, so it can
-learn to fool it (an adversarial fit) without drawing the expression. :class:`AURegressor` is a separate,
-small CNN trained only on real training images
-(:func:`~ganimation_lib.evaluation.fit_regressor.train_au_regressor`), never on generated ones, so a
-generator cannot have adapted to it.
+learn to fool it (an adversarial fit) without drawing the expression.
+[`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor] is a separate, small CNN trained only on real training
+images ([`train_au_regressor`][ganimation_lib.evaluation.fit_regressor.train_au_regressor]), never on generated ones, so
+a generator cannot have adapted to it.
 
 A saved regressor is a directory like a saved generator (``config.json`` + ``model.safetensors``, the same
 format with ``"model_class": "AURegressor"``), so loading it never runs code and a generator folder passed
@@ -38,7 +38,7 @@ _GRID = 4
 
 @dataclass(frozen=True)
 class AURegressorConfig(ConfigMixin):
-    """The architecture of an :class:`AURegressor`.
+    """The architecture of an [`AURegressor`][ganimation_lib.evaluation.regressor.AURegressor].
 
     Attributes:
         image_size: Side of the square faces it reads (those of the generator it judges).
@@ -97,8 +97,9 @@ class AURegressor(nn.Module, PretrainedMixin):
     Stride-2 convolution units (conv, GroupNorm, LeakyReLU), a 4×4 average-pooled grid, a linear head.
     It shares nothing with the critic (architecture, weights or training signal).
 
-    ``save_pretrained`` / ``from_pretrained`` come from :class:`~ganimation_lib.models.pretrained.PretrainedMixin`
-    (the saved-model format of the generator and the critic, ``"model_class": "AURegressor"``).
+    ``save_pretrained`` / ``from_pretrained`` come from
+    [`PretrainedMixin`][ganimation_lib.models.pretrained.PretrainedMixin] (the saved-model format of the generator and
+    the critic, ``"model_class": "AURegressor"``).
 
     Args:
         config: The architecture; ``None`` means ``AURegressorConfig()`` (128 px).

@@ -1,7 +1,9 @@
-"""Writing and reading out an :class:`~ganimation_lib.evaluation.metrics.EvaluationReport`.
+"""Writing and reading out an [`EvaluationReport`][ganimation_lib.evaluation.metrics.EvaluationReport].
 
-:func:`write_evaluation` writes ``report.json`` (the figures) and ``grid.png`` (what the figures are about),
-each atomically; :func:`format_report` is the short readable summary ``ganimation evaluate`` prints.
+[`write_evaluation`][ganimation_lib.evaluation.report.write_evaluation] writes ``report.json`` (the figures) and
+``grid.png`` (what the figures are about), each atomically;
+[`format_report`][ganimation_lib.evaluation.report.format_report] is the short readable summary ``ganimation evaluate``
+prints.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def evaluation_grid(
     device: str | torch.device = "cpu",
     pad: int = 2,
 ) -> Tensor:
-    """A (3, H', W') uint8 picture: one row per evaluated face (the first ``rows``), columns :data:`GRID_COLUMNS`.
+    """A (3, H', W') uint8 picture: one row per evaluated face (the first ``rows``), columns `GRID_COLUMNS`.
 
     "expression asked for" is the held-out face whose AUs were the target; "true picture" (the same identity
     with those AUs) appears only when ``data`` can draw it.

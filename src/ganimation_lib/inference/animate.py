@@ -1,6 +1,6 @@
 """Animating one face: through keyframe expressions, or driven by another face's AU sequence.
 
-Every frame is an :func:`~ganimation_lib.inference.edit` of the same input towards one point of an AU path;
+Every frame is an [`edit`][ganimation_lib.inference.edit.edit] of the same input towards one point of an AU path;
 the input is cropped and resized once, and frames go through the generator ``batch_size`` at a time.
 
 Examples:
@@ -39,9 +39,11 @@ def animation_aus(
     source: Target | None = None,
     au_names: Sequence[str] = AU_NAMES,
 ) -> Tensor:
-    """Return the (frames, num_aus) AU path that :func:`animate` renders, one row per frame.
+    """Return the (frames, num_aus) AU path that [`animate`][ganimation_lib.inference.animate.animate] renders, one row
+    per frame.
 
-    Exactly one of ``keyframes`` and ``drive`` must be given; see :func:`animate` for the arguments.
+    Exactly one of ``keyframes`` and ``drive`` must be given; see [`animate`][ganimation_lib.inference.animate.animate]
+    for the arguments.
 
     Examples:
         >>> import torch
@@ -86,10 +88,10 @@ def animate(
     """Animate a face through keyframe expressions, or make it mimic an AU sequence.
 
     Args:
-        generator: A :class:`~ganimation_lib.Generator` (or an EMA copy); run in eval mode under
+        generator: A [`Generator`][ganimation_lib.models.generator.Generator] (or an EMA copy); run in eval mode under
             ``torch.inference_mode``, then put back in its previous mode.
         image: The face (PIL, NumPy or tensor), or a photo with ``box`` around the face. A PIL image's EXIF
-            orientation is applied, as in :func:`~ganimation_lib.inference.edit`.
+            orientation is applied, as in [`edit`][ganimation_lib.inference.edit.edit].
         keyframes: Expressions to move through, in order: AU vectors, ``{AU: raw intensity}`` dicts or
             presets (``"happy"``, ``"happy:0.5"``, ``Expression``); a (K, num_aus) tensor also works.
         frames_per_transition: Frames from one keyframe to the next; the animation has
@@ -100,7 +102,8 @@ def animate(
             OpenFace sequence CSV, an ``attributes.txt`` file, or a (frames, num_aus) normalised tensor/array.
         smooth: Moving-average window (frames) applied to the AU path over time; 0 or 1 for none.
         source: The face's own AUs, which dict keyframes start from (default: neutral).
-        box: The face ``(left, top, right, bottom)`` in a larger photo (see :func:`edit`).
+        box: The face ``(left, top, right, bottom)`` in a larger photo (see
+            [`edit`][ganimation_lib.inference.edit.edit]).
         feather: Width of the blend at the box edges, as a fraction of the box's shorter side.
         batch_size: Frames per generator forward.
         progress: Show a progress bar (needs tqdm).

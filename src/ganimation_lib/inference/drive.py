@@ -42,7 +42,7 @@ def read_drive(source: DriveSource, num_aus: int, *, au_names: Sequence[str] = A
 
     Raises:
         ValueError: For a file that cannot be read as either format, no frames, the wrong AU count, or AU
-            values outside the accepted range (see :data:`~ganimation_lib.inference.expression_targets.MAX_AU`).
+            values outside the accepted range (see `MAX_AU`).
         FileNotFoundError: If the file does not exist.
     """
     if isinstance(source, (Tensor, np.ndarray)):

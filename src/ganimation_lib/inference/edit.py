@@ -1,16 +1,16 @@
 """Editing a face's expression: crop, run the generator at its size, compose at full resolution, paste back.
 
-The generator works at one size (``GeneratorConfig.image_size``). :func:`edit` resizes the face region to
-that size, runs the generator, then upsamples the **attention and colour maps** (not the generated image)
-and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution: where the
+The generator works at one size (``GeneratorConfig.image_size``). [`edit`][ganimation_lib.inference.edit.edit] resizes
+the face region to that size, runs the generator, then upsamples the **attention and colour maps** (not the generated
+image) and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution: where the
 attention keeps the input, the result keeps every original pixel's detail.
 
 For a face in a larger photo, a face ``box`` picks the region. The model sees the box expanded to a square
 (clamped to the image), and the edit is blended back inside the box with a feathered edge; every pixel
 outside the box is returned unchanged.
 
-The steps are :mod:`~ganimation_lib.inference.pipeline`'s, shared with
-:func:`~ganimation_lib.inference.animate`.
+The steps are [`pipeline`][ganimation_lib.inference.pipeline]'s, shared with
+[`animate`][ganimation_lib.inference.animate.animate].
 
 Examples:
     >>> import torch
@@ -96,10 +96,11 @@ def edit_batch(
     """Edit many images, or one image towards many targets, ``batch_size`` forwards at a time.
 
     Args:
-        generator: A :class:`~ganimation_lib.Generator` (or an EMA copy of one) on any device; it runs in
-            eval mode under ``torch.inference_mode`` and is put back in its previous mode afterwards.
-        images: The images (PIL, NumPy or tensors; see :mod:`ganimation_lib.inference.images`). A batch
-            tensor (B, 3, H, W) can be passed as ``list(batch)``.
+        generator: A [`Generator`][ganimation_lib.models.generator.Generator] (or an EMA copy of one) on any device; it
+            runs in eval mode under ``torch.inference_mode`` and is put back in its previous mode afterwards.
+        images: The images (PIL, NumPy or tensors; see
+            [`ganimation_lib.inference.images`][ganimation_lib.inference.images]). A batch tensor (B, 3, H, W) can be
+            passed as ``list(batch)``.
         targets: One target for every image, or one per image, or many targets for a single image: AU
             vectors (a 2-D tensor is one per row), ``{AU: raw intensity}`` dicts or presets.
         source: The faces' own AUs, which dict targets start from (default: neutral).
@@ -140,7 +141,8 @@ def edit_results(
     batch_size: int = 16,
     au_names: Sequence[str] | None = None,
 ) -> list[EditResult]:
-    """Like :func:`edit_batch`, but return each edit's :class:`EditResult` (region, maps) for inspection.
+    """Like [`edit_batch`][ganimation_lib.inference.edit.edit_batch], but return each edit's
+    [`EditResult`][ganimation_lib.inference.pipeline.EditResult] (region, maps) for inspection.
 
     Examples:
         >>> import torch
@@ -167,7 +169,7 @@ def edit(
     """Edit one face towards one target expression; return an image of the input's type and size.
 
     Args:
-        generator: A :class:`~ganimation_lib.Generator` (or an EMA copy); run in eval mode under
+        generator: A [`Generator`][ganimation_lib.models.generator.Generator] (or an EMA copy); run in eval mode under
             ``torch.inference_mode``, then put back in its previous mode.
         image: A PIL image, a NumPy array or a tensor (grey-scale and RGBA are converted to RGB). A PIL
             image's EXIF orientation is applied: ``box`` and the result are as a viewer shows the photo.

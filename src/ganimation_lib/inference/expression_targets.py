@@ -6,8 +6,8 @@ A **target** says what expression to animate a face towards. It can be
   AU of the generator;
 * a ``{AU name: intensity}`` dict on the **raw** OpenFace scale (0-5), as in OpenFace output; AUs it does
   not name are taken from the source AUs (the face's own expression; neutral when not given);
-* an expression preset from :data:`ganimation_lib.aus.EXPRESSIONS`: a name (``"happy"``, or
-  ``"happy:0.8"`` for intensity 0.8) or an :class:`Expression`.
+* an expression preset from `ganimation_lib.aus.EXPRESSIONS`: a name (``"happy"``, or
+  ``"happy:0.8"`` for intensity 0.8) or an [`Expression`][ganimation_lib.inference.expression_targets.Expression].
 
 **Accepted range.** Every AU of a target must be finite and within ``[0, MAX_AU]`` on the normalised
 scale, ``MAX_AU = 2.0`` (raw 10, twice OpenFace's maximum of 5). Above 1 is legitimate: GANimation
@@ -17,7 +17,7 @@ the generator saw in training; usually a raw 0-5 row that was not divided by 5),
 ``ValueError`` naming the value and the maximum. ``{AU: intensity}`` dicts take raw values in [0, 5].
 
 (The targets a *training* item is animated towards are sampled in
-:mod:`ganimation_lib.data.target_sampling` instead.)
+[`ganimation_lib.data.target_sampling`][ganimation_lib.data.target_sampling] instead.)
 
 Examples:
     >>> v = resolve_target({"AU12": 5.0}, num_aus=17)
@@ -65,10 +65,10 @@ class Expression:
     """An expression preset at an intensity.
 
     Attributes:
-        name: One of :data:`ganimation_lib.aus.EXPRESSIONS` (happy, sad, surprise, fear, anger, disgust,
+        name: One of `ganimation_lib.aus.EXPRESSIONS` (happy, sad, surprise, fear, anger, disgust,
             contempt, neutral).
         intensity: Scale of the preset: 0 is neutral, 1 the preset, above 1 exaggerates it, up to where an
-            AU of the preset reaches :data:`MAX_AU` (about 2.9 for the strongest presets).
+            AU of the preset reaches `MAX_AU` (about 2.9 for the strongest presets).
 
     Examples:
         >>> Expression.parse("surprise:0.5")
@@ -111,11 +111,13 @@ class Expression:
         return aus_for(self.name, intensity=float(self.intensity), au_names=au_names)
 
 
-#: Anything :func:`resolve_target` accepts as one target expression.
+#: Anything [`resolve_target`][ganimation_lib.inference.expression_targets.resolve_target] accepts as one target
+#: expression.
 Target: TypeAlias = "Tensor | np.ndarray[Any, Any] | Sequence[float] | Mapping[str, float] | str | Expression"
 
 Easing = Literal["linear", "ease"]
-#: Interpolation curves for :func:`keyframe_path`: ``t -> eased t`` on [0, 1].
+#: Interpolation curves for [`keyframe_path`][ganimation_lib.inference.expression_targets.keyframe_path]:
+#: ``t -> eased t`` on [0, 1].
 EASINGS: Mapping[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda t: t,
     # Cosine ease-in-out: zero velocity at each keyframe, so the face pauses on every expression.
@@ -210,7 +212,7 @@ def resolve_target(
 
     Raises:
         ValueError: For an unknown AU name or preset, a vector of the wrong length, a value outside the
-            accepted range (negative, not finite, above :data:`MAX_AU`), or a dict/preset target when
+            accepted range (negative, not finite, above `MAX_AU`), or a dict/preset target when
             ``au_names`` does not match ``num_aus``.
 
     Examples:

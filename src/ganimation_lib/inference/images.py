@@ -5,12 +5,13 @@ Each input type keeps its own conventions, and results come back in the type (an
 * **PIL images**: any mode; grey-scale, palette and RGBA images are converted to RGB (alpha is dropped),
   16-bit grey (``I;16``, ``I``) is read on its 0-65535 scale. A camera photo's EXIF orientation is applied:
   sizes, boxes and results are as a viewer shows the picture. Images above
-  :data:`~ganimation_lib.data.image_io.MAX_PIXELS` (50 megapixels) and files that do not decode (a
-  truncated JPEG) raise a ``ValueError`` naming the file. See :mod:`ganimation_lib.data.image_io`.
+  `MAX_PIXELS` (50 megapixels) and files that do not decode (a
+  truncated JPEG) raise a ``ValueError`` naming the file. See
+  [`ganimation_lib.data.image_io`][ganimation_lib.data.image_io].
 * **NumPy arrays**: (H, W) grey or (H, W, C) with C = 1, 3 or 4; ``uint8`` (0-255), ``uint16`` (0-65535)
   or floating point in [0, 1] (the image-library convention).
 * **Tensors**: (H, W) or (C, H, W) with C = 1, 3 or 4; floating point in [-1, 1] (the library's
-  convention, what :class:`~ganimation_lib.Generator` takes) or ``uint8`` (0-255).
+  convention, what [`Generator`][ganimation_lib.models.generator.Generator] takes) or ``uint8`` (0-255).
 
 Examples:
     >>> import numpy as np
@@ -35,7 +36,7 @@ from ..data.image_io import displayed_size, pil_to_tensor, to_rgb
 
 __all__ = ["ImageLike", "ImageT", "from_tensor", "image_size", "paste", "to_pil", "to_tensor"]
 
-#: Anything :func:`to_tensor` accepts as one image.
+#: Anything [`to_tensor`][ganimation_lib.inference.images.to_tensor] accepts as one image.
 ImageLike: TypeAlias = "Image.Image | npt.NDArray[Any] | Tensor"
 #: One of the image types; functions typed with it return the type they were given.
 ImageT = TypeVar("ImageT", Image.Image, "npt.NDArray[Any]", Tensor)

@@ -1,14 +1,16 @@
 """The editing pipeline of edit and animate: crop, run the generator at its size, compose, paste back.
 
-:func:`~ganimation_lib.inference.edit` and :func:`~ganimation_lib.inference.animate` (and the command line)
-are built from these steps.
+[`edit`][ganimation_lib.inference.edit.edit] and [`animate`][ganimation_lib.inference.animate.animate] (and the command
+line) are built from these steps.
 
-The generator works at one size (``GeneratorConfig.image_size``). :func:`prepare_face` crops the face region
-and resizes it to that size once per input; :func:`run_jobs` sends (face, target AUs) jobs through the
-generator in batches; :func:`compose` upsamples the **attention and colour maps** (not the generated image)
-and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution: where the
-attention keeps the input, the result keeps every original pixel's detail; inside a face box only, with a
-feathered edge. :func:`paste_result` writes the box back: every pixel outside it is returned unchanged.
+The generator works at one size (``GeneratorConfig.image_size``).
+[`prepare_face`][ganimation_lib.inference.pipeline.prepare_face] crops the face region and resizes it to that size once
+per input; [`run_jobs`][ganimation_lib.inference.pipeline.run_jobs] sends (face, target AUs) jobs through the generator
+in batches; [`compose`][ganimation_lib.inference.pipeline.compose] upsamples the **attention and colour maps** (not the
+generated image) and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution:
+where the attention keeps the input, the result keeps every original pixel's detail; inside a face box only, with a
+feathered edge. [`paste_result`][ganimation_lib.inference.pipeline.paste_result] writes the box back: every pixel
+outside it is returned unchanged.
 
 Examples:
     >>> import torch
@@ -62,7 +64,8 @@ _R = TypeVar("_R")
 
 @dataclass(frozen=True)
 class EditResult:
-    """One edit with everything needed to inspect it (see :func:`~ganimation_lib.inference.side_by_side`).
+    """One edit with everything needed to inspect it (see
+    [`side_by_side`][ganimation_lib.inference.writers.side_by_side]).
 
     All tensors cover ``region`` (the square the model saw, at the input's resolution), are float32 and sit
     on the generator's device.
@@ -108,7 +111,8 @@ def _feather_mask(box: Box, width: int, height: int, feather: float, device: tor
 
 @dataclass
 class PreparedFace:
-    """An input image prepared once, however many targets it is edited towards (see :func:`prepare_face`).
+    """An input image prepared once, however many targets it is edited towards (see
+    [`prepare_face`][ganimation_lib.inference.pipeline.prepare_face]).
 
     Attributes:
         original: The input as given (its type and size are the result's).
@@ -130,10 +134,10 @@ class PreparedFace:
 
 
 def as_generator(generator: nn.Module) -> Generator:
-    """The :class:`~ganimation_lib.Generator` inside ``generator``, which may be wrapped.
+    """The [`Generator`][ganimation_lib.models.generator.Generator] inside ``generator``, which may be wrapped.
 
     ``torch.compile`` and data-parallel wrappers are looked through
-    (:func:`~ganimation_lib.models.unwrap.unwrap_model`); the wrapper itself is what runs.
+    (`unwrap_model`); the wrapper itself is what runs.
 
     Raises:
         TypeError: If it is not a ganimation_lib Generator (for an EMA, the message points to ``ema.shadow``).
@@ -195,7 +199,8 @@ def prepare_face(
     Args:
         image: The input (PIL, NumPy or tensor); a PIL image is used as a viewer shows it (EXIF orientation).
         box: The face ``(left, top, right, bottom)``, or ``None`` for the whole image.
-        feather: Blend width at the box edges, as a fraction of its shorter side (see :func:`check_feather`).
+        feather: Blend width at the box edges, as a fraction of its shorter side (see
+            [`check_feather`][ganimation_lib.inference.pipeline.check_feather]).
         size: The generator's ``image_size``.
         device: The generator's device.
 
@@ -305,7 +310,8 @@ def run_jobs(
         jobs: ``(index into faces, target AUs)`` pairs, in output order.
         batch_size: Jobs per generator forward.
         progress: Show a progress bar (needs tqdm).
-        finish: Turns each composed :class:`EditResult` into what is returned (e.g. :func:`paste_back`).
+        finish: Turns each composed [`EditResult`][ganimation_lib.inference.pipeline.EditResult] into what is returned
+            (e.g. [`paste_back`][ganimation_lib.inference.pipeline.paste_back]).
         desc: The progress bar's label.
 
     Raises:
@@ -351,5 +357,6 @@ def paste_result(original: ImageT, result: EditResult) -> ImageT:
 
 
 def paste_back(face: PreparedFace, result: EditResult) -> Any:
-    """:func:`paste_result` into the face's original image: the ``finish`` of edits that return images."""
+    """[`paste_result`][ganimation_lib.inference.pipeline.paste_result] into the face's original image: the ``finish``
+    of edits that return images."""
     return paste_result(face.original, result)

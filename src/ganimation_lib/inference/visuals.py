@@ -1,8 +1,8 @@
 """Pictures for people to look at: grids of a generator's outputs, and writing one image file.
 
 The training sample grids, the evaluation grid, the demo's pictures and the inference writers all go
-through here: one :func:`save_image` (any image type, atomic, format by suffix) and one way to lay out
-tiles (:func:`tile_columns`).
+through here: one [`save_image`][ganimation_lib.inference.visuals.save_image] (any image type, atomic, format by suffix)
+and one way to lay out tiles ([`tile_columns`][ganimation_lib.inference.visuals.tile_columns]).
 
 Examples:
     >>> import tempfile, torch
@@ -47,7 +47,7 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def as_pil(image: ImageLike) -> Image.Image:
-    """One image of any accepted type (see :mod:`.images`) as an RGB PIL image.
+    """One image of any accepted type (see [`images`][ganimation_lib.inference.images]) as an RGB PIL image.
 
     Examples:
         >>> as_pil(torch.zeros(3, 2, 5)).size
@@ -62,8 +62,8 @@ def save_image(image: ImageLike, path: str | os.PathLike[str]) -> Path:
     """Write one image (any accepted type) atomically; the format follows the suffix (PNG, JPEG, ...).
 
     JPEGs are written at quality 95 without chroma subsampling (Pillow's defaults, 75 and 4:2:0, visibly
-    degrade a photo that was edited only inside a face box). A grid from :func:`tile_columns` is a
-    ``uint8`` tensor, which is written exactly.
+    degrade a photo that was edited only inside a face box). A grid from
+    [`tile_columns`][ganimation_lib.inference.visuals.tile_columns] is a ``uint8`` tensor, which is written exactly.
 
     Examples:
         >>> import tempfile, torch
@@ -98,7 +98,8 @@ def tile_columns(columns: Sequence[Tensor], pad: int = 2, gaps: Sequence[int] | 
     """Lay out (B, 3, H, W) uint8 tile stacks as the columns of a white-padded (3, H', W') uint8 grid.
 
     Args:
-        columns: One stack of tiles per column (see :func:`to_uint8`), row ``i`` of each in row ``i``.
+        columns: One stack of tiles per column (see [`to_uint8`][ganimation_lib.inference.visuals.to_uint8]), row ``i``
+            of each in row ``i``.
         pad: White pixels around every tile.
         gaps: Extra white pixels before each column (to group columns); ``None``: none.
 

@@ -1,6 +1,6 @@
 """Writing results: GIFs (Pillow), MP4 (PyAV, optional), PNG frames and a side-by-side view.
 
-One image is written by :func:`~ganimation_lib.inference.visuals.save_image` (re-exported here), which
+One image is written by [`save_image`][ganimation_lib.inference.visuals.save_image] (re-exported here), which
 the frames go through as well.
 
 Every file is written to a temporary name in the destination folder and moved into place with
@@ -44,7 +44,8 @@ __all__ = [
     "side_by_side",
 ]
 
-#: What :func:`save_animation` writes, by the output's suffix (a path without a suffix is a PNG folder).
+#: What [`save_animation`][ganimation_lib.inference.writers.save_animation] writes, by the output's suffix (a path
+#: without a suffix is a PNG folder).
 ANIMATION_SUFFIXES: tuple[str, ...] = (".gif", ".mp4")
 
 _VIDEO_HINT = "MP4 output needs PyAV: pip install 'ganimation_lib[video]' (or write a .gif or a PNG folder)"
@@ -221,7 +222,7 @@ def side_by_side(result: EditResult, *, height: int | None = 256, gap: int = 4) 
     """Lay out an edit for inspection: input | output | attention heat map | colour, left to right.
 
     Args:
-        result: One item of :func:`~ganimation_lib.inference.edit_results`.
+        result: One item of [`edit_results`][ganimation_lib.inference.edit.edit_results].
         height: Panel height in pixels (nearest-neighbour scaled so pixels stay visible); ``None`` keeps
             the region's own size.
         gap: White pixels between panels.

@@ -1,4 +1,5 @@
-"""Training: the :class:`Trainer`, its config, callbacks, checkpoints and validation."""
+"""Training: the [`Trainer`][ganimation_lib.training.trainer.Trainer], its config, callbacks, checkpoints and
+validation."""
 
 from ..losses import CriticStep as CriticStep
 from ..losses import GeneratorStep as GeneratorStep

@@ -1,10 +1,11 @@
 """The built-in callbacks (checkpoints, metric logs, sample grids, progress) and the set a Trainer adds.
 
-:class:`Callback` (re-exported here) and the order of its hooks are described in :mod:`.hooks`. Each
-callback keeps its own state (``state_dict``/``load_state_dict``), saved in the training checkpoint.
-:func:`default_callbacks` builds the built-in set from a :class:`~ganimation_lib.training.TrainerConfig`;
-:class:`Checkpointing` has the highest ``order``, so a checkpoint holds every other callback's state after
-the step.
+[`Callback`][ganimation_lib.training.hooks.Callback] (re-exported here) and the order of its hooks are described in
+[`hooks`][ganimation_lib.training.hooks]. Each callback keeps its own state (``state_dict``/``load_state_dict``), saved
+in the training checkpoint. [`default_callbacks`][ganimation_lib.training.callbacks.default_callbacks] builds the
+built-in set from a [`TrainerConfig`][ganimation_lib.training.config.TrainerConfig];
+[`Checkpointing`][ganimation_lib.training.callbacks.Checkpointing] has the highest ``order``, so a checkpoint holds
+every other callback's state after the step.
 
 Callbacks know their rank (``trainer.rank``, ``trainer.is_main_process``): the built-in ones that write
 files do so only on the main process, so the same list works under ``torchrun``.
@@ -100,7 +101,8 @@ class Checkpointing(Callback):
 
 
 class SampleGrid(Callback):
-    """Writes ``samples/step-N.png`` (see :func:`make_sample_grid`) every ``every`` iterations and at the end.
+    """Writes ``samples/step-N.png`` (see [`make_sample_grid`][ganimation_lib.inference.visuals.make_sample_grid]) every
+    ``every`` iterations and at the end.
 
     Uses the trainer's fixed validation faces and the sampling generator (the EMA when enabled). Temporary
     files a run killed while writing a grid left (``.step-N.<hex>.png``) are removed when a run starts.
@@ -229,7 +231,7 @@ class MetricsLogger(Callback):
         return {"sums": dict(self._sums), "counts": dict(self._counts)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
+        """Restore [`state_dict`][ganimation_lib.training.callbacks.MetricsLogger.state_dict]."""
         self._sums = {str(k): float(v) for k, v in state.get("sums", {}).items()}
         self._counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
 
@@ -249,10 +251,12 @@ def default_callbacks(
     progress: bool = True,
     sample_targets: Sequence[Tensor] | None = None,
 ) -> list[Callback]:
-    """The built-in callbacks of a :class:`~ganimation_lib.training.Trainer`, set up from its ``config``.
+    """The built-in callbacks of a [`Trainer`][ganimation_lib.training.trainer.Trainer], set up from its ``config``.
 
-    With an ``output_dir``: :class:`Checkpointing` (``checkpoints/``), :class:`MetricsLogger` (``logs/``) and
-    :class:`SampleGrid` (``samples/``, of ``sample_targets``); with ``progress``, a :class:`ProgressBar`.
+    With an ``output_dir``: [`Checkpointing`][ganimation_lib.training.callbacks.Checkpointing] (``checkpoints/``),
+    [`MetricsLogger`][ganimation_lib.training.callbacks.MetricsLogger] (``logs/``) and
+    [`SampleGrid`][ganimation_lib.training.callbacks.SampleGrid] (``samples/``, of ``sample_targets``); with
+    ``progress``, a [`ProgressBar`][ganimation_lib.training.progress.ProgressBar].
 
     Examples:
         >>> [type(cb).__name__ for cb in default_callbacks("run", TrainerConfig(), progress=False)]

@@ -5,7 +5,7 @@ A checkpoint is a plain nested dict of tensors, numbers, strings, lists and dict
 written to a temporary file in the same folder, flushed to disk and moved into place with ``os.replace``,
 so a crash (even ``SIGKILL``) during a save leaves the previous checkpoint untouched.
 
-Reading one back checks what a :class:`~ganimation_lib.training.Trainer` would otherwise trip over with a
+Reading one back checks what a [`Trainer`][ganimation_lib.training.trainer.Trainer] would otherwise trip over with a
 ``KeyError`` or a ``RuntimeError`` halfway through restoring it: every entry it restores is there with the
 right type, the network weights fit the configs stored with them, and none of them is NaN or infinite.
 
@@ -64,8 +64,9 @@ __all__ = [
 
 #: File names of step checkpoints: ``step-000001234.pt``.
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
-#: Version of the checkpoint layout :func:`trainer_state` writes; :func:`load_training_state` checks the
-#: contents of checkpoints of this format.
+#: Version of the checkpoint layout [`trainer_state`][ganimation_lib.training.checkpoint.trainer_state] writes;
+#: [`load_training_state`][ganimation_lib.training.checkpoint.load_training_state] checks the contents of checkpoints of
+#: this format.
 CHECKPOINT_FORMAT = 1
 #: The same number under its older name.
 TRAINER_FORMAT = CHECKPOINT_FORMAT
@@ -95,7 +96,7 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
         FileNotFoundError: if ``path`` does not exist (the message lists the checkpoints that do).
         CheckpointError: if the file is not a training checkpoint of this library: unreadable, truncated, or
             a pickle that asks to call a global while loading (named; nothing in it is executed); or, for a
-            :class:`~ganimation_lib.training.Trainer` checkpoint, an entry it restores is missing or of the
+            [`Trainer`][ganimation_lib.training.trainer.Trainer] checkpoint, an entry it restores is missing or of the
             wrong type, the network weights do not fit their stored configs, or a weight is NaN/inf (named:
             resuming would train on, and export, a network that outputs NaN).
     """
@@ -124,7 +125,8 @@ def load_training_state(path: str | os.PathLike[str], map_location: str | torch.
 
 
 def check_trainer_state(state: dict[str, Any], source: str) -> None:
-    """Raise a :class:`CheckpointError` naming ``source`` unless ``state`` holds what a Trainer restores.
+    """Raise a [`CheckpointError`][ganimation_lib.models.safe_load.CheckpointError] naming ``source`` unless ``state``
+    holds what a Trainer restores.
 
     Checked: the counters are whole numbers >= 0; the networks, optimizers, scalers and RNG states are
     dicts; the generator, critic and EMA weights are tensors that fit the configs stored beside them (when
@@ -288,11 +290,12 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
 
 
 def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
-    """Restore :func:`trainer_state` into ``trainer`` (networks, optimizers, scalers, EMA, position, RNG, callbacks).
+    """Restore [`trainer_state`][ganimation_lib.training.checkpoint.trainer_state] into ``trainer`` (networks,
+    optimizers, scalers, EMA, position, RNG, callbacks).
 
     Raises:
         ValueError: For another checkpoint format, or networks built with other configs than the trainer's
-            (see :func:`check_same_config`).
+            (see [`check_same_config`][ganimation_lib.training.checkpoint.check_same_config]).
     """
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(

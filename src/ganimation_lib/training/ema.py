@@ -54,5 +54,5 @@ class EMA(Generic[M]):
         return dict(self.shadow.state_dict())
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        """Restore the shadow weights from :meth:`state_dict`."""
+        """Restore the shadow weights from [`state_dict`][ganimation_lib.training.ema.EMA.state_dict]."""
         self.shadow.load_state_dict(state)

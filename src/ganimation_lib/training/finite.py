@@ -9,8 +9,9 @@ A phase whose losses or gradient norm are not finite skips its optimizer step.
 Under a ``GradScaler`` (fp16 autocast) the gradient is not checked here: inf/NaN gradients are normal
 there while the scale settles, and the scaler already skips the optimizer step for them.
 
-Skipped steps are reported through :data:`LOGGER` (``logging``, not ``print``); after
-``max_nonfinite_steps`` of them in a row training stops with :class:`NonFiniteLossError`.
+Skipped steps are reported through `LOGGER` (``logging``, not ``print``); after
+``max_nonfinite_steps`` of them in a row training stops with
+[`NonFiniteLossError`][ganimation_lib.training.finite.NonFiniteLossError].
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def read_phase(
     Args:
         values: Scalar losses by name (the phase's terms and total), all on one device.
         prefix: The phase (``"critic"``, ``"generator"``), prepended to each name: ``critic/wgan``.
-        grad_norm: The phase's gradient norm from :func:`gradient_norm`, or ``None`` (not checked).
+        grad_norm: The phase's gradient norm from [`gradient_norm`][ganimation_lib.training.finite.gradient_norm], or
+            ``None`` (not checked).
 
     Returns:
         The metrics, and whether every value (gradient norm included) is finite. The gradient norm is
@@ -96,7 +98,7 @@ def read_phase(
 
 
 def report_skipped_step(step: int, metrics: Mapping[str, float], streak: int, limit: int) -> None:
-    """Warn (through :data:`LOGGER`) that ``step`` was skipped, naming the non-finite values."""
+    """Warn (through `LOGGER`) that ``step`` was skipped, naming the non-finite values."""
     bad = [name for name, value in metrics.items() if not math.isfinite(value)]
     LOGGER.warning(
         "ganimation Trainer: step %d skipped: non-finite loss or gradient (%s); %d in a row (limit %d)",
@@ -108,7 +110,8 @@ def report_skipped_step(step: int, metrics: Mapping[str, float], streak: int, li
 
 
 def check_nonfinite_streak(streak: int, limit: int, step: int, last_checkpoint: Path | None) -> None:
-    """Raise :class:`NonFiniteLossError` once ``streak`` skipped iterations in a row reach ``limit``.
+    """Raise [`NonFiniteLossError`][ganimation_lib.training.finite.NonFiniteLossError] once ``streak`` skipped
+    iterations in a row reach ``limit``.
 
     The message names the last good checkpoint (``last_checkpoint``), where a fixed run resumes.
 

@@ -1,10 +1,10 @@
-"""What one :meth:`Trainer.fit <ganimation_lib.training.Trainer.fit>` does around the iterations.
+"""What one [`Trainer.fit`][ganimation_lib.training.trainer.Trainer.fit] does around the iterations.
 
 In order: check the data, collect the held-out batch, restore a checkpoint, work out the limits, call
 ``on_fit_start``, validate at step 0, set the run's random states, then iterate epoch by epoch
-(:meth:`~ganimation_lib.training.Trainer.train_step`, validation when due, ``on_step_end``) until a limit,
-``max_time`` or :meth:`~ganimation_lib.training.Trainer.request_stop` ends the run; validate once more and
-call ``on_fit_end`` (``on_exception`` when anything raises). The iteration itself is the trainer's.
+([`train_step`][ganimation_lib.training.trainer.Trainer.train_step], validation when due, ``on_step_end``) until a
+limit, ``max_time`` or [`request_stop`][ganimation_lib.training.trainer.Trainer.request_stop] ends the run; validate
+once more and call ``on_fit_end`` (``on_exception`` when anything raises). The iteration itself is the trainer's.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def run_fit(
 ) -> dict[str, float]:
     """Train ``trainer`` on ``data`` until a limit; return the last validation figures.
 
-    The arguments are :meth:`Trainer.fit <ganimation_lib.training.Trainer.fit>`'s, plus ``run_rng``: the
+    The arguments are [`Trainer.fit`][ganimation_lib.training.trainer.Trainer.fit]'s, plus ``run_rng``: the
     random states a previous ``fit`` of this trainer ended with, which a second ``fit`` continues from
     (a resume takes the checkpoint's instead; a new run seeds them with ``config.seed``).
     """

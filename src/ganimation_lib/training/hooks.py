@@ -1,10 +1,12 @@
-"""The :class:`Callback` base class: the hooks a :class:`~ganimation_lib.training.Trainer` calls, and their order.
+"""The [`Callback`][ganimation_lib.training.hooks.Callback] base class: the hooks a
+[`Trainer`][ganimation_lib.training.trainer.Trainer] calls, and their order.
 
 Order of the hooks in one ``fit``: ``on_fit_start``; then per iteration ``on_phase_end`` for the critic
 phase (and for the generator phase on generator iterations), then ``on_step_end``; ``on_validation_end``
 after each validation; finally ``on_fit_end`` — or ``on_exception`` instead when training fails. Among
-themselves callbacks run in ascending :attr:`Callback.order` (:func:`arrange_callbacks`). The built-in
-callbacks are in :mod:`.callbacks`.
+themselves callbacks run in ascending `Callback.order`
+([`arrange_callbacks`][ganimation_lib.training.hooks.arrange_callbacks]). The built-in callbacks are in
+[`callbacks`][ganimation_lib.training.callbacks].
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Callback:
     (tensors, numbers, strings, lists, dicts); the key under which it is saved is ``state_key``
     (the class name by default; override it to use two instances of one class). ``order`` places it
     among the trainer's callbacks (ascending; 0 by default,
-    :class:`~ganimation_lib.training.callbacks.Checkpointing` 100).
+    [`Checkpointing`][ganimation_lib.training.callbacks.Checkpointing] 100).
 
     Examples:
         >>> class CountSteps(Callback):
@@ -72,11 +74,11 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
+        """Restore [`state_dict`][ganimation_lib.training.hooks.Callback.state_dict]."""
 
 
 def arrange_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
-    """``callbacks`` sorted by :attr:`Callback.order` (ties keep their order), refusing shared ``state_key`` s.
+    """``callbacks`` sorted by `Callback.order` (ties keep their order), refusing shared ``state_key`` s.
 
     Examples:
         >>> class Saves(Callback):

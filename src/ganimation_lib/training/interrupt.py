@@ -2,8 +2,8 @@
 
 A ``KeyboardInterrupt`` raised in the middle of an iteration can leave one network updated and the other
 not, or the optimizer half-way through its step, so no checkpoint can be trusted at that point. Inside
-:func:`stop_on_interrupt` the first ``SIGINT`` only asks the trainer to stop
-(:meth:`~ganimation_lib.training.Trainer.request_stop`): the iteration under way completes, ``fit``
+`stop_on_interrupt` the first ``SIGINT`` only asks the trainer to stop
+([`request_stop`][ganimation_lib.training.trainer.Trainer.request_stop]): the iteration under way completes, ``fit``
 returns with ``stop_reason == "stop_requested"`` and the checkpointing callback saves the state, atomically,
 as at any other end of training. ``ganimation train`` runs ``fit`` this way.
 

@@ -1,7 +1,7 @@
 """The training logs' files: CSV rows appended whole, and the logs trimmed back on a resume.
 
 A run killed while appending to ``logs/metrics.jsonl`` can leave a partial last line (no newline, cut-off
-JSON). On a resume that line is dropped, as :class:`~ganimation_lib.training.callbacks.MetricsLogger`
+JSON). On a resume that line is dropped, as [`MetricsLogger`][ganimation_lib.training.callbacks.MetricsLogger]
 drops every record logged after the checkpoint; a line that cannot be read elsewhere in the file (edited
 by hand, say) is kept as it is, never a reason to stop the resume.
 """

@@ -1,8 +1,10 @@
 """The global random states a training run draws from (torch CPU and CUDA, Python ``random``, NumPy).
 
-A run owns them while it trains: seeded at its start (:func:`seed_global_rngs`), saved in each checkpoint
-and put back on a resume (:func:`capture_rng_state` / :func:`restore_rng_state`), so a resumed run repeats
-an uninterrupted one bit for bit.
+A run owns them while it trains: seeded at its start
+([`seed_global_rngs`][ganimation_lib.training.rng.seed_global_rngs]), saved in each checkpoint and put back on a resume
+([`capture_rng_state`][ganimation_lib.training.rng.capture_rng_state] /
+[`restore_rng_state`][ganimation_lib.training.rng.restore_rng_state]), so a resumed run repeats an uninterrupted one bit
+for bit.
 
 Examples:
     >>> import random
@@ -52,7 +54,7 @@ def capture_rng_state() -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
-    """Restore the states that :func:`capture_rng_state` captured."""
+    """Restore the states that [`capture_rng_state`][ganimation_lib.training.rng.capture_rng_state] captured."""
     torch.set_rng_state(state["torch"].cpu())
     python = state["python"]
     random.setstate((python["version"], tuple(int(x) for x in python["state"].tolist()), python["gauss"]))

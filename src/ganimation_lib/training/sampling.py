@@ -1,9 +1,9 @@
 """The order of the training data: the default sampler, resuming mid-epoch, and the batches of each epoch.
 
-A checkpoint stores the position in the data as ``(epoch, batch_in_epoch)``. :class:`EpochLoader` turns
-that position back into batches: for a dataset, a loader whose sampler skips what was already seen
-(:class:`SkipSampler`, the one way a sampler resumes); for the user's own ``DataLoader``, the loader
-replayed up to that batch.
+A checkpoint stores the position in the data as ``(epoch, batch_in_epoch)``.
+[`EpochLoader`][ganimation_lib.training.sampling.EpochLoader] turns that position back into batches: for a dataset, a
+loader whose sampler skips what was already seen ([`SkipSampler`][ganimation_lib.training.sampling.SkipSampler], the one
+way a sampler resumes); for the user's own ``DataLoader``, the loader replayed up to that batch.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = [
     "to_device",
 ]
 
-#: What :meth:`Trainer.fit <ganimation_lib.training.Trainer.fit>` trains on.
+#: What [`Trainer.fit`][ganimation_lib.training.trainer.Trainer.fit] trains on.
 TrainingData = Dataset[AUSample] | DataLoader[AUSample]
 
 
@@ -62,9 +62,9 @@ class ResumableSampler(Sampler[int]):
 
     The order of an epoch depends only on ``seed`` and the epoch, never on the global RNG, so a resumed
     run sees the same batches. ``start`` skips the first items of this rank's share (the data-order
-    position saved in a checkpoint; the skipping is :class:`SkipSampler`'s). With ``world_size > 1`` each
-    rank takes every ``world_size``-th item (like ``DistributedSampler``, after dropping the tail so all
-    ranks get the same count).
+    position saved in a checkpoint; the skipping is [`SkipSampler`][ganimation_lib.training.sampling.SkipSampler]'s).
+    With ``world_size > 1`` each rank takes every ``world_size``-th item (like ``DistributedSampler``, after dropping
+    the tail so all ranks get the same count).
 
     Examples:
         >>> s = ResumableSampler(6, seed=0)
@@ -167,11 +167,12 @@ class EpochLoader:
     """How one ``fit`` walks its training data: the batches of each epoch, from a saved position on.
 
     A dataset gets a fresh ``DataLoader`` (``drop_last``) per epoch over ``sampler`` (default: a seeded
-    :class:`ResumableSampler` sharded by rank), with ``set_epoch`` called and the first ``start`` batches
-    skipped by :class:`SkipSampler`. A ``DataLoader`` is used as it is (a ``set_epoch`` of its sampler is
-    called) and replayed up to ``start``: loading the skipped batches draws from the global RNG (base seed,
-    random targets) as the uninterrupted run did before its checkpoint, so the RNG states are put back after
-    the replay. Data the trainer cannot iterate is refused when the loader is made, naming the fix.
+    [`ResumableSampler`][ganimation_lib.training.sampling.ResumableSampler] sharded by rank), with ``set_epoch`` called
+    and the first ``start`` batches skipped by [`SkipSampler`][ganimation_lib.training.sampling.SkipSampler]. A
+    ``DataLoader`` is used as it is (a ``set_epoch`` of its sampler is called) and replayed up to ``start``: loading the
+    skipped batches draws from the global RNG (base seed, random targets) as the uninterrupted run did before its
+    checkpoint, so the RNG states are put back after the replay. Data the trainer cannot iterate is refused when the
+    loader is made, naming the fix.
 
     Examples:
         >>> data = [AUSample(torch.zeros(3, 4, 4), torch.zeros(17), torch.zeros(17), "", str(i)) for i in range(6)]

@@ -1,12 +1,14 @@
 """The GANimation training loop, written as phases.
 
-One *iteration* (:meth:`Trainer.train_step`) is a critic phase and, every ``n_critic``-th iteration, a
-generator phase. Each phase switches which network collects gradients, runs the forward passes, asks the
-objective (:class:`~ganimation_lib.losses.GANimationObjective`) for its weighted terms, and takes one
-guarded optimizer step (:func:`~ganimation_lib.training.finite.guarded_step`). ``Trainer.step`` counts
-iterations. Around the loop: the checkpoint state (:mod:`.checkpoint`), the data order and the resume
-position (:mod:`.sampling`), what a ``fit`` does around the iterations (:mod:`.fit_loop`), callbacks
-(:mod:`.hooks`, :mod:`.callbacks`) and validation (:mod:`.validation`).
+One *iteration* ([`Trainer.train_step`][ganimation_lib.training.trainer.Trainer.train_step]) is a critic phase and,
+every ``n_critic``-th iteration, a generator phase. Each phase switches which network collects gradients, runs the
+forward passes, asks the objective ([`GANimationObjective`][ganimation_lib.losses.objective.GANimationObjective]) for
+its weighted terms, and takes one guarded optimizer step
+([`guarded_step`][ganimation_lib.training.finite.guarded_step]). ``Trainer.step`` counts iterations. Around the loop:
+the checkpoint state ([`checkpoint`][ganimation_lib.training.checkpoint]), the data order and the resume position
+([`sampling`][ganimation_lib.training.sampling]), what a ``fit`` does around the iterations
+([`fit_loop`][ganimation_lib.training.fit_loop]), callbacks ([`hooks`][ganimation_lib.training.hooks],
+[`callbacks`][ganimation_lib.training.callbacks]) and validation ([`validation`][ganimation_lib.training.validation]).
 """
 
 from __future__ import annotations
@@ -69,19 +71,22 @@ def _build(value: object, network: type[M], config_type: type[Any], name: str) -
 class Trainer:
     """Trains a GANimation generator and critic.
 
-    Construction is keyword-only. The networks are wrapped for training in one place (:meth:`_wrap`), the
+    Construction is keyword-only. The networks are wrapped for training in one place (`_wrap`), the
     only spot a multi-process data-parallel version needs to change; rank and world size come from
     ``torch.distributed`` when it is initialised.
 
     Args:
-        generator: A :class:`Generator` (or subclass, possibly ``torch.compile``'d), a
-            :class:`GeneratorConfig`, or ``None`` (official 128 px).
-        critic: A :class:`Critic` (or subclass), a :class:`CriticConfig`, or ``None`` (official 128 px).
-        config: The recipe; ``None`` = :class:`TrainerConfig` defaults (the official recipe).
+        generator: A [`Generator`][ganimation_lib.models.generator.Generator] (or subclass, possibly
+            ``torch.compile``'d), a [`GeneratorConfig`][ganimation_lib.models.generator.GeneratorConfig], or ``None``
+            (official 128 px).
+        critic: A [`Critic`][ganimation_lib.models.critic.Critic] (or subclass), a
+            [`CriticConfig`][ganimation_lib.models.critic.CriticConfig], or ``None`` (official 128 px).
+        config: The recipe; ``None`` = [`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] defaults (the
+            official recipe).
         output_dir: Where checkpoints, metrics and sample grids go; ``None`` = write nothing (unless
             callbacks do). With a folder, the built-in callbacks are added unless ``default_callbacks=False``.
-        callbacks: Extra :class:`Callback` objects, called after the built-in ones of the same ``order``
-            (checkpointing callbacks have the highest, so a checkpoint holds the others' state).
+        callbacks: Extra [`Callback`][ganimation_lib.training.hooks.Callback] objects, called after the built-in ones of
+            the same ``order`` (checkpointing callbacks have the highest, so a checkpoint holds the others' state).
         generator_losses: Extra generator loss terms by name, each ``f(GeneratorStep) -> scalar``.
         critic_losses: Extra critic loss terms by name, each ``f(CriticStep) -> scalar``.
         default_callbacks: Add checkpointing, metrics, sample grids (with ``output_dir``) and a progress bar.
@@ -178,9 +183,9 @@ class Trainer:
         return module
 
     def request_stop(self) -> None:
-        """Ask :meth:`fit` to stop after the current iteration, as if a limit were reached (``stop_reason``
-        ``"stop_requested"``): the end-of-fit callbacks run, so a checkpoint is saved. Safe to call from a
-        signal handler or another thread (see :func:`~ganimation_lib.training.interrupt.stop_on_interrupt`)."""
+        """Ask [`fit`][ganimation_lib.training.trainer.Trainer.fit] to stop after the current iteration, as if a limit
+        were reached (``stop_reason`` ``"stop_requested"``): the end-of-fit callbacks run, so a checkpoint is saved.
+        Safe to call from a signal handler or another thread (see `stop_on_interrupt`)."""
         self.stop_requested = True
 
     @property
@@ -194,11 +199,13 @@ class Trainer:
         return self.ema.shadow if self.ema is not None else self.generator
 
     def state_dict(self) -> dict[str, Any]:
-        """The full training state as ``weights_only``-safe values (see :func:`.checkpoint.trainer_state`)."""
+        """The full training state as ``weights_only``-safe values (see
+        [`checkpoint.trainer_state`][ganimation_lib.training.checkpoint.trainer_state])."""
         return trainer_state(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` (see :func:`.checkpoint.restore_trainer_state`)."""
+        """Restore [`state_dict`][ganimation_lib.training.trainer.Trainer.state_dict] (see
+        [`checkpoint.restore_trainer_state`][ganimation_lib.training.checkpoint.restore_trainer_state])."""
         restore_trainer_state(self, state)
 
     def _apply_lr(self) -> float:
@@ -297,7 +304,8 @@ class Trainer:
         return metrics
 
     def validate(self) -> dict[str, float]:
-        """Compute the validation figures on the fixed held-out batch (see :mod:`.validation`) and report them."""
+        """Compute the validation figures on the fixed held-out batch (see
+        [`validation`][ganimation_lib.training.validation]) and report them."""
         held_out = self.held_out
         if held_out is None:
             raise ValueError("no validation data: pass val_data to fit() before calling validate()")
@@ -324,15 +332,15 @@ class Trainer:
         """Train on ``data`` until a limit of the config is reached; return the last validation figures.
 
         Args:
-            data: A dataset yielding :class:`~ganimation_lib.data.AUSample` (an ``AUDataset``,
+            data: A dataset yielding [`AUSample`][ganimation_lib.data.sample.AUSample] (an ``AUDataset``,
                 ``SyntheticFaces``, ...) or a ``DataLoader`` over one (then its own batch size and order
                 are used, and a resume mid-epoch replays the loader up to the saved position).
             val_data: Held-out data for validation and sample grids (its first
                 ``num_validation_samples`` items). When it can render the truth (``SyntheticFaces``),
                 validation also reports the true error.
             resume_from: A checkpoint file, or a folder (its newest ``step-*.pt``), to continue from.
-            sampler: Replaces the default seeded :class:`ResumableSampler` (``set_epoch`` is called when
-                present); e.g. a ``DistributedSampler``.
+            sampler: Replaces the default seeded [`ResumableSampler`][ganimation_lib.training.sampling.ResumableSampler]
+                (``set_epoch`` is called when present); e.g. a ``DistributedSampler``.
 
         Global random state: training draws from the global RNGs (torch CPU and CUDA, Python ``random``,
         NumPy; e.g. a dataset's random targets), so ``fit`` sets them for the run — seeded with
@@ -340,7 +348,8 @@ class Trainer:
         puts the caller's states back when it returns or raises. Code after ``fit`` sees the RNG as it
         was before the call. Calling ``fit`` again on the same trainer (e.g. after a ``max_time`` stop)
         continues with the run's states where it left off, as a resume from its last checkpoint would.
-        What a fit does around the iterations, step by step, is :func:`.fit_loop.run_fit`.
+        What a fit does around the iterations, step by step, is
+        [`fit_loop.run_fit`][ganimation_lib.training.fit_loop.run_fit].
         """
         caller_rng = capture_rng_state()
         try:

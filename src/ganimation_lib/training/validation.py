@@ -76,9 +76,11 @@ class HeldOut:
     """The fixed held-out faces validation runs on: the collated batch, the items' indices, their true pictures.
 
     Attributes:
-        batch: The first items of the validation data, collated (see :func:`collect_fixed_batch`).
+        batch: The first items of the validation data, collated (see
+            [`collect_fixed_batch`][ganimation_lib.training.validation.collect_fixed_batch]).
         indices: Their indices in the validation data.
-        truth: The renderer of their true pictures (:func:`truth_for`), or ``None``.
+        truth: The renderer of their true pictures ([`truth_for`][ganimation_lib.training.validation.truth_for]), or
+            ``None``.
 
     Examples:
         >>> data = [AUSample(torch.zeros(3, 8, 8), torch.zeros(17), torch.zeros(17), "", str(i)) for i in range(5)]
