@@ -1,8 +1,8 @@
 """What the commands that run a generator share: the MODEL/IMAGE/box arguments, and loading both.
 
-``ganimation edit`` and ``ganimation animate`` take the same arguments (:func:`add_common_arguments`) and
-load the same way (:func:`load_generator`, :func:`open_image`, :func:`parse_box`); ``ganimation evaluate``
-loads its generator with :func:`load_generator` too.
+``ganimation edit`` and ``ganimation animate`` take the same arguments (`add_common_arguments`) and
+load the same way (`load_generator`, `open_image`, `parse_box`); ``ganimation evaluate``
+loads its generator with `load_generator` too.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def load_generator(args: argparse.Namespace) -> Generator:
 def open_image(path: str) -> Image.Image:
     """Open IMAGE fully (so the file is closed), upright, or say clearly that it is not an image.
 
-    The library's :func:`~ganimation_lib.data.image_io.open_image`: a camera photo's EXIF orientation is
+    The library's `open_image`: a camera photo's EXIF orientation is
     applied, as image viewers do (``--box`` is given in the pixels a viewer shows, and the edited file,
     written without the tag, must look the same way up); 16-bit images keep their levels; images above
     50 megapixels and files that do not decode are refused with a ``ValueError`` naming the file.

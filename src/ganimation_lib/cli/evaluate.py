@@ -34,6 +34,7 @@ from ..models.config import read_json
 from ..models.generator import Generator
 from ..models.pretrained import CONFIG_NAME
 from .common import load_generator
+from .help_text import terminal_text
 from .train import DATA_SPLIT_KEYS
 
 __all__ = ["EVALUATION_IDENTITY_SEED", "held_out_and_training_data", "register", "run"]
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="measure a generator on held-out faces (true error, AU error by an independent regressor)",
-        description=__doc__,
+        description=terminal_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="a saved generator folder (or a checkpoint file)")

@@ -1,6 +1,6 @@
 """``ganimation train``: train on an image folder + AU table (the layout ``ganimation prepare`` writes).
 
-Every :class:`~ganimation_lib.training.TrainerConfig` field is a flag (``--n-critic 5``), every loss weight
+Every `TrainerConfig` field is a flag (``--n-critic 5``), every loss weight
 ``--weight-<name>``, every generator/critic config field ``--generator-<field>`` / ``--critic-<field>``.
 A ``--config`` JSON file gives the same settings as ``{"trainer": {...}, "generator": {...}, "critic":
 {...}, "recipe": "official"}``; flags override the file. The run writes to ``--output``:
@@ -30,6 +30,7 @@ from ..training import Checkpointing, NonFiniteLossError, Trainer, TrainerConfig
 from ..training.checkpoint import latest_checkpoint
 from ..training.interrupt import stop_on_interrupt
 from ..training.recipes import RECIPES, recipe_configs
+from .help_text import UNSET_TRAINER_FIELDS, terminal_text
 
 __all__ = ["DATA_SPLIT_KEYS", "build_configs", "register", "run"]
 
@@ -71,20 +72,25 @@ def _parser_for(annotation: str) -> Any:
     return str
 
 
-def _add_fields(group: Any, cls: type, prefix: str, skip: set[str]) -> None:
+def _add_fields(group: Any, cls: type, prefix: str, skip: set[str], unset: dict[str, str] | None = None) -> None:
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = f"--{prefix}{f.name.replace('_', '-')}"
         default = f.default if f.default is not dataclasses.MISSING else "(see config)"
+        help_text = (unset or {}).get(f.name, f"default: {default}")
         group.add_argument(
             flag,
             dest=f"{prefix.replace('-', '_')}{f.name}",
             type=_parser_for(str(f.type)),
             default=None,
             metavar=f.name.upper(),
-            help=f"default: {default}",
+            help=help_text,
         )
+
+
+# The config groups' "default:" values are the dataclass defaults, which are the official recipe's at 128 px.
+_RECIPE_NOTE = "Defaults shown: the official recipe at 128 px (--recipe, --image-size, --config, presets change them)."
 
 
 def register(subparsers: Any) -> None:
@@ -92,7 +98,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train GANimation on a prepared dataset (imgs/ + aus.csv)",
-        description=__doc__,
+        description=terminal_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("data", help="dataset folder (imgs/ + aus.csv, as 'ganimation prepare' writes)")
@@ -126,12 +132,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--generator-preset", choices=GENERATOR_PRESETS, default=None)
     parser.add_argument("--critic-preset", choices=CRITIC_PRESETS, default=None)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    trainer_group = parser.add_argument_group("trainer (TrainerConfig)")
-    _add_fields(trainer_group, TrainerConfig, "", {"loss_weights", "betas"})
-    trainer_group.add_argument("--betas", dest="betas", type=float, nargs=2, default=None, metavar=("B1", "B2"))
-    _add_fields(parser.add_argument_group("loss weights (LossWeights)"), LossWeights, "weight-", set())
-    _add_fields(parser.add_argument_group("generator (GeneratorConfig)"), GeneratorConfig, "generator-", {"image_size"})
-    _add_fields(parser.add_argument_group("critic (CriticConfig)"), CriticConfig, "critic-", {"image_size"})
+    trainer_group = parser.add_argument_group("trainer (TrainerConfig)", _RECIPE_NOTE)
+    _add_fields(trainer_group, TrainerConfig, "", {"loss_weights", "betas"}, UNSET_TRAINER_FIELDS)
+    trainer_group.add_argument(
+        "--betas", dest="betas", type=float, nargs=2, default=None, metavar=("B1", "B2"), help="default: 0.5 0.999"
+    )
+    _add_fields(parser.add_argument_group("loss weights (LossWeights)", _RECIPE_NOTE), LossWeights, "weight-", set())
+    generator_group = parser.add_argument_group("generator (GeneratorConfig)", _RECIPE_NOTE)
+    _add_fields(generator_group, GeneratorConfig, "generator-", {"image_size"})
+    critic_group = parser.add_argument_group("critic (CriticConfig)", _RECIPE_NOTE)
+    _add_fields(critic_group, CriticConfig, "critic-", {"image_size"})
     parser.set_defaults(func=run)
 
 
