@@ -1,4 +1,5 @@
-"""GANimation's losses: the pure loss functions (:mod:`.functional`) and the weighted objective (:mod:`.objective`).
+"""GANimation's losses: the pure loss functions ([`functional`][ganimation_lib.losses.functional]) and the weighted
+objective ([`objective`][ganimation_lib.losses.objective]).
 
 Examples:
     >>> import torch

@@ -1,4 +1,5 @@
-"""GANimation's losses as typed pure functions (the weighted objective that combines them: :mod:`.objective`).
+"""GANimation's losses as typed pure functions (the weighted objective that combines them:
+[`objective`][ganimation_lib.losses.objective]).
 
 Every function follows the device and dtype of its inputs and reduces in float32, so the values are the
 same under autocast. The formulas are the ones of the paper and of the official code (albertpumarola/GANimation),

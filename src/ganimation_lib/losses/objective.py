@@ -1,9 +1,11 @@
 """The weighted GANimation objective: what the critic and the generator minimise in one iteration, by name.
 
-The :class:`~ganimation_lib.training.Trainer` runs the networks (the forward passes of a phase) and hands
-what they produced to :class:`GANimationObjective` as a :class:`CriticStep` or a :class:`GeneratorStep`;
-the objective returns the phase's weighted terms as a ``{name: scalar}`` dict, whose sum the phase
-minimises. Custom terms (``f(step) -> scalar``) are added after the built-in ones under their own names.
+The [`Trainer`][ganimation_lib.training.trainer.Trainer] runs the networks (the forward passes of a phase) and hands
+what they produced to [`GANimationObjective`][ganimation_lib.losses.objective.GANimationObjective] as a
+[`CriticStep`][ganimation_lib.losses.objective.CriticStep] or a
+[`GeneratorStep`][ganimation_lib.losses.objective.GeneratorStep]; the objective returns the phase's weighted terms as
+a ``{name: scalar}`` dict, whose sum the phase minimises. Custom terms (``f(step) -> scalar``) are added after the
+built-in ones under their own names.
 
 Examples:
     >>> import torch
@@ -71,8 +73,8 @@ class LossWeights(ConfigMixin):
         attention_smoothness: Weight of the attention total variation (official ``lambda_mask_smooth`` = 1e-5,
             paired with the ``"l1_sum"`` form).
         gradient_penalty: Weight of WGAN-GP (official ``lambda_D_gp`` = 10).
-        color_smoothness: Weight of :func:`color_smoothness_loss` on the generated face's colour (not in the
-            official objective: 0).
+        color_smoothness: Weight of [`color_smoothness_loss`][ganimation_lib.losses.functional.color_smoothness_loss]
+            on the generated face's colour (not in the official objective: 0).
 
     Examples:
         >>> LossWeights().expression
@@ -144,12 +146,16 @@ class GANimationObjective:
     """The weighted terms of each phase: the official objective, its variants, and custom terms.
 
     Attributes:
-        weights: The weight of each built-in term (official :class:`LossWeights` by default).
-        expression_form: Form of the expression loss (see :func:`expression_loss`).
-        smoothness_form: Form of the attention smoothness loss (see :func:`attention_smoothness_loss`).
-        gradient_penalty_mode: ``"critic_step"``: the penalty is one of :meth:`critic_terms`;
-            ``"separate_step"``: it is not, and the trainer takes a second critic step on
-            :meth:`gradient_penalty_term`.
+        weights: The weight of each built-in term (official [`LossWeights`][ganimation_lib.losses.objective.LossWeights]
+            by default).
+        expression_form: Form of the expression loss (see
+            [`expression_loss`][ganimation_lib.losses.functional.expression_loss]).
+        smoothness_form: Form of the attention smoothness loss (see
+            [`attention_smoothness_loss`][ganimation_lib.losses.functional.attention_smoothness_loss]).
+        gradient_penalty_mode: ``"critic_step"``: the penalty is one of
+            [`critic_terms`][ganimation_lib.losses.objective.GANimationObjective.critic_terms]; ``"separate_step"``: it
+            is not, and the trainer takes a second critic step on
+            [`gradient_penalty_term`][ganimation_lib.losses.objective.GANimationObjective.gradient_penalty_term].
         critic_losses: Extra critic terms by name, each ``f(CriticStep) -> scalar``.
         generator_losses: Extra generator terms by name, each ``f(GeneratorStep) -> scalar``.
 
@@ -179,11 +185,13 @@ class GANimationObjective:
 
     @property
     def separate_gradient_penalty(self) -> bool:
-        """Whether the gradient penalty takes its own critic step (not one of :meth:`critic_terms`)."""
+        """Whether the gradient penalty takes its own critic step (not one of
+        [`critic_terms`][ganimation_lib.losses.objective.GANimationObjective.critic_terms])."""
         return self.gradient_penalty_mode == "separate_step"
 
     def gradient_penalty_term(self, critic: Callable[[Tensor], CriticOutput], real: Tensor, fake: Tensor) -> Tensor:
-        """The weighted WGAN-GP of ``critic``'s scores between ``real`` and ``fake`` (see :func:`gradient_penalty`)."""
+        """The weighted WGAN-GP of ``critic``'s scores between ``real`` and ``fake`` (see
+        [`gradient_penalty`][ganimation_lib.losses.functional.gradient_penalty])."""
 
         def score(x: Tensor) -> Tensor:
             return critic(x).score

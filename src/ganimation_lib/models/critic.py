@@ -23,9 +23,9 @@ CRITIC_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
 class CriticConfig(ConfigMixin):
     """Every choice that defines a GANimation critic.
 
-    Every field is bounded to what can be built (``image_size`` <= 2048, ``conv_dim`` <= 1024, ``depth``
-    <= 11, ``num_aus`` <= 128; see :mod:`ganimation_lib.models.config`); anything else is a ``ValueError``
-    naming the field.
+    Every field is bounded to what can be built (``image_size`` <= 2048, ``conv_dim`` <= 1024, ``depth`` <= 11,
+    ``num_aus`` <= 128; see [`ganimation_lib.models.config`][ganimation_lib.models.config]); anything else is a
+    ``ValueError`` naming the field.
 
     Attributes:
         image_size: Side of the square images the critic judges; must be divisible by ``2**depth``,
@@ -124,7 +124,7 @@ def _max_depth(image_size: int) -> int:
 
 @dataclass
 class CriticOutput:
-    """What :class:`Critic` returns.
+    """What [`Critic`][ganimation_lib.models.critic.Critic] returns.
 
     Attributes:
         score: The WGAN critic's patch scores, (B, 1, h, w) with ``h = w = image_size / 2**depth``;
@@ -205,4 +205,4 @@ class Critic(nn.Module, PretrainedMixin):
 
 
 Discriminator = Critic
-"""Alias of :class:`Critic` under the name the official code uses."""
+"""Alias of [`Critic`][ganimation_lib.models.critic.Critic] under the name the official code uses."""

@@ -36,10 +36,14 @@ class GeneratorConfig(ConfigMixin):
     """Every choice that defines a GANimation generator.
 
     The defaults are the ``official`` preset (albertpumarola/GANimation at 128 px). Use the presets
-    :meth:`official`, :meth:`replicate` and :meth:`cyclegan` (or :meth:`from_preset`) rather than
-    spelling out variants by hand. Every field is bounded to what can be built (``image_size`` <= 2048,
-    ``conv_dim`` <= 1024, ``num_residual_blocks`` <= 64, ``num_aus`` <= 128, kernels <= 7; see
-    :mod:`ganimation_lib.models.config`); anything else is a ``ValueError`` naming the field.
+    [`official`][ganimation_lib.models.generator.GeneratorConfig.official],
+    [`replicate`][ganimation_lib.models.generator.GeneratorConfig.replicate] and
+    [`cyclegan`][ganimation_lib.models.generator.GeneratorConfig.cyclegan] (or
+    [`from_preset`][ganimation_lib.models.generator.GeneratorConfig.from_preset]) rather than spelling out variants by
+    hand. Every field is bounded to what can be built (``image_size`` <= 2048, ``conv_dim`` <= 1024,
+    ``num_residual_blocks`` <= 64, ``num_aus`` <= 128, kernels <= 7; see
+    [`ganimation_lib.models.config`][ganimation_lib.models.config]); anything else is a ``ValueError`` naming the
+    field.
 
     Attributes:
         image_size: Side of the square training images, 8 to 2048. The generator is fully convolutional and
@@ -76,7 +80,8 @@ class GeneratorConfig(ConfigMixin):
         warp_range: ``None`` (official): the input enters the output unmoved. A number ``r`` in (0, 1] adds a
             flow head after the first upsampling that moves the input's pixels by up to ``r`` (normalised coordinates,
             1 = half the image) before the blend, ``A·warp(input) + (1−A)·C``
-            (:mod:`ganimation_lib.models.warp`): brows, lids and mouth corners move with their own colours
+            ([`ganimation_lib.models.warp`][ganimation_lib.models.warp]): brows, lids and mouth corners move with their
+            own colours
             instead of being repainted. Zero-initialised, so training starts from the official behaviour;
             the fast recipe uses 0.15 from 64 px up. Adds ``flow_head.*`` state-dict keys.
     """
@@ -183,7 +188,7 @@ class GeneratorConfig(ConfigMixin):
 
 @dataclass
 class GeneratorOutput:
-    """What :class:`Generator` returns.
+    """What [`Generator`][ganimation_lib.models.generator.Generator] returns.
 
     Attributes:
         image: The composed face, ``attention * input + (1 - attention) * color``, (B, 3, H, W) in [-1, 1].
@@ -191,7 +196,7 @@ class GeneratorOutput:
             ``GeneratorConfig.color_residual``).
         attention: The attention mask ``A``, (B, 1, H, W) in [0, 1] (sigmoid); 1 keeps the input pixel.
         flow: With ``GeneratorConfig.warp_range``, the warp field (B, 2, H, W) in normalised coordinates
-            (x, y; see :func:`~ganimation_lib.models.warp.warp_images`), and ``image`` is
+            (x, y; see [`warp_images`][ganimation_lib.models.warp.warp_images]), and ``image`` is
             ``attention * warp(input, flow) + (1 - attention) * color``; ``None`` otherwise.
     """
 

@@ -53,10 +53,11 @@ def _check_float(name: str, value: object, *, positive: bool = False, optional: 
 class TrainerConfig(ConfigMixin):
     """The training recipe. The defaults reproduce the official GANimation recipe.
 
-    Use :meth:`official` for real training at 128 px and :meth:`fast` for the CPU-sized recipe measured on
-    synthetic faces (see ``docs/training.md``). Counts (steps, epochs, intervals, batch size) are bounded
-    by :data:`MAX_COUNT` (a billion), ``num_workers`` by 256 and ``seed`` by 2**32 - 1; numbers must be
-    finite. Anything else is a ``ValueError`` naming the field.
+    Use [`official`][ganimation_lib.training.config.TrainerConfig.official] for real training at 128 px and
+    [`fast`][ganimation_lib.training.config.TrainerConfig.fast] for the CPU-sized recipe measured on synthetic faces
+    (see ``docs/training.md``). Counts (steps, epochs, intervals, batch size) are bounded by `MAX_COUNT` (a billion),
+    ``num_workers`` by 256 and ``seed`` by 2**32 - 1; numbers must be finite. Anything else is a ``ValueError`` naming
+    the field.
 
     Attributes:
         batch_size: Images per step (official 25).
@@ -67,7 +68,8 @@ class TrainerConfig(ConfigMixin):
             phase runs every iteration. (The official code counts within each epoch, which is the same when
             an epoch's batch count is a multiple of ``n_critic`` and never trains the generator when an
             epoch has fewer batches than ``n_critic``.)
-        loss_weights: Weights of the objective (official :class:`~ganimation_lib.losses.LossWeights`).
+        loss_weights: Weights of the objective (official
+            [`LossWeights`][ganimation_lib.losses.objective.LossWeights]).
         expression_form: ``"official"`` (MSE / B, paired with weight 4000) or ``"mean"``.
         smoothness_form: ``"l1_sum"`` (official, weight 1e-5) or ``"squared_mean"``.
         lr_unit: Whether ``lr_constant``/``lr_decay`` count epochs (official) or optimizer steps.
@@ -240,7 +242,8 @@ class TrainerConfig(ConfigMixin):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        """Build from a dict such as :meth:`to_dict` or a JSON file gives; unknown keys raise by name."""
+        """Build from a dict such as [`to_dict`][ganimation_lib.training.config.TrainerConfig.to_dict] or a JSON file
+        gives; unknown keys raise by name."""
         return super().from_dict(data)
 
     def lr_factor(self, epoch: int, step: int) -> float:
