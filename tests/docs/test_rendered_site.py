@@ -21,10 +21,6 @@ ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|const):`")
 # What must not appear in a page's text outside code: roles, reST literals, and unresolved cross-references.
 RAW_MARKUP = (":class:", ":meth:", ":func:", ":mod:", ":attr:", ":data:", ":exc:", "``", "][")
 
-# Files whose docstrings still use Sphinx roles, being edited by someone else while they were converted. Remove a
-# file here once it is converted, and when the list is empty, drop the skip of the site test below.
-PENDING = ("training/recipes.py",)
-
 
 def _roles_by_file() -> dict[str, int]:
     counts = {}
@@ -37,10 +33,7 @@ def _roles_by_file() -> dict[str, int]:
 
 def test_docstrings_use_markdown_cross_references_not_sphinx_roles() -> None:
     counts = _roles_by_file()
-    converted = {name: n for name, n in counts.items() if name not in PENDING}
-    assert not converted, f"Sphinx roles (write [`Name`][module.Name] or `Name`) in {converted}"
-    done = sorted(set(PENDING) - set(counts))
-    assert not done, f"{done} hold no Sphinx role any more: remove them from PENDING"
+    assert not counts, f"Sphinx roles (write [`Name`][module.Name] or `Name`) in {counts}"
 
 
 class _TextOutsideCode(HTMLParser):
@@ -87,7 +80,6 @@ def test_the_check_finds_roles_and_literals_outside_code_only() -> None:
     assert raw_markup("<p>Plain <a href='#x'><code>Generator</code></a> text.</p>") == {}
 
 
-@pytest.mark.skip(reason=f"enabled once the Sphinx roles of {', '.join(PENDING)} are converted")
 def test_the_built_site_shows_no_raw_markup(tmp_path: Path) -> None:
     pytest.importorskip("mkdocstrings")
     site = tmp_path / "site"

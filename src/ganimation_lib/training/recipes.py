@@ -1,16 +1,16 @@
 """Named recipes: the networks *and* the training settings that were measured together.
 
 A recipe is complete: ``recipe_configs("fast", image_size=64)`` gives a generator, a critic and a
-:class:`TrainerConfig` sized for 64 px, so ``ganimation train DATA --recipe fast --image-size 64`` needs no other
-flag. Explicit settings still win: pass ``generator=`` / ``critic=`` overrides (the CLI's ``--generator-*`` /
-``--critic-*`` flags) or a preset.
+[`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] sized for 64 px, so
+``ganimation train DATA --recipe fast --image-size 64`` needs no other flag. Explicit settings still win: pass
+``generator=`` / ``critic=`` overrides (the CLI's ``--generator-*`` / ``--critic-*`` flags) or a preset.
 
 * ``"official"``: albertpumarola/GANimation exactly (``GeneratorConfig.official``, ``CriticConfig.official``,
   ``TrainerConfig.official``), at any image size (the critic's depth follows the size so that its score map
   stays 2×2, as 6 at 128 px).
 * ``"fast"``: the CPU-sized recipe measured on held-out synthetic faces (``docs/training.md``): small
-  identity-start networks (:func:`fast_networks`) and the :meth:`TrainerConfig.fast` schedule and losses
-  (:func:`fast_trainer`).
+  identity-start networks (`fast_networks`) and the
+  [`TrainerConfig.fast`][ganimation_lib.training.config.TrainerConfig.fast] schedule and losses (`fast_trainer`).
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
 
 
 def fast_trainer(image_size: int = 64, **overrides: Any) -> TrainerConfig:
-    """The fast recipe's :class:`TrainerConfig` for ``image_size``: :meth:`TrainerConfig.fast`, and from 64 px
-    up a colour-smoothness term (weight 10) against speckles where the attention opens.
+    """The fast recipe's [`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] for ``image_size``:
+    [`TrainerConfig.fast`][ganimation_lib.training.config.TrainerConfig.fast], and from 64 px up a colour-smoothness
+    term (weight 10) against speckles where the attention opens.
 
     Examples:
         >>> fast_trainer(64).loss_weights.color_smoothness, fast_trainer(32).loss_weights.color_smoothness
@@ -131,9 +132,11 @@ def recipe_configs(
         name: ``"official"`` or ``"fast"`` (see the module docstring).
         image_size: Side of the training images.
         num_aus: Length of the AU vectors.
-        generator: :class:`GeneratorConfig` fields that replace the recipe's (e.g. ``{"conv_dim": 32}``).
-        critic: :class:`CriticConfig` fields that replace the recipe's.
-        **trainer_overrides: :class:`TrainerConfig` fields that replace the recipe's.
+        generator: [`GeneratorConfig`][ganimation_lib.models.generator.GeneratorConfig] fields that replace the
+            recipe's (e.g. ``{"conv_dim": 32}``).
+        critic: [`CriticConfig`][ganimation_lib.models.critic.CriticConfig] fields that replace the recipe's.
+        **trainer_overrides: [`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] fields that replace
+            the recipe's.
 
     Raises:
         ValueError: For an unknown recipe, or a field value the configs refuse.
