@@ -2,7 +2,9 @@
 
 The training sample grids, the evaluation grid, the demo's pictures and the inference writers all go
 through here: one [`save_image`][ganimation_lib.inference.visuals.save_image] (any image type, atomic, format by suffix)
-and one way to lay out tiles ([`tile_columns`][ganimation_lib.inference.visuals.tile_columns]).
+and one way to lay out tiles ([`tile_columns`][ganimation_lib.inference.visuals.tile_columns], with an optional
+header of column labels). Tensor grids are unlabelled unless asked (``labels=``, ``labelled=True``); the files the
+library writes are labelled.
 
 Examples:
     >>> import tempfile, torch
@@ -27,6 +29,7 @@ from torch import Tensor
 from ..atomic_files import atomic_path
 from ..data.image_io import to_rgb
 from ..models.generator import GeneratorOutput
+from .grid_labels import add_header
 from .images import ImageLike, to_pil, to_tensor
 
 __all__ = ["as_pil", "atomic_file", "make_sample_grid", "save_image", "tile_columns", "to_uint8"]
@@ -94,14 +97,26 @@ def to_uint8(images: Tensor) -> Tensor:
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
-def tile_columns(columns: Sequence[Tensor], pad: int = 2, gaps: Sequence[int] | None = None) -> Tensor:
+def tile_columns(
+    columns: Sequence[Tensor],
+    pad: int = 2,
+    gaps: Sequence[int] | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    groups: Sequence[tuple[str, int, int]] = (),
+) -> Tensor:
     """Lay out (B, 3, H, W) uint8 tile stacks as the columns of a white-padded (3, H', W') uint8 grid.
+
+    The tiling is ``torchvision.utils.make_grid`` (one call per run of columns between gaps).
 
     Args:
         columns: One stack of tiles per column (see [`to_uint8`][ganimation_lib.inference.visuals.to_uint8]), row ``i``
             of each in row ``i``.
         pad: White pixels around every tile.
         gaps: Extra white pixels before each column (to group columns); ``None``: none.
+        labels: One label per column, written in a header strip above the grid
+            ([`add_header`][ganimation_lib.inference.grid_labels.add_header]); ``None``: no header, only tiles.
+        groups: ``(name, first column, number of columns)`` per column group, named above the labels.
 
     Examples:
         >>> tile_columns([torch.zeros(2, 3, 4, 4, dtype=torch.uint8)] * 3, pad=1).shape
@@ -112,19 +127,38 @@ def tile_columns(columns: Sequence[Tensor], pad: int = 2, gaps: Sequence[int] | 
     extra = [0] * len(columns) if gaps is None else list(gaps)
     if len(extra) != len(columns):
         raise ValueError(f"gaps has {len(extra)} entries for {len(columns)} columns")
-    b, _, h, w = columns[0].shape
-    grid = torch.full((3, b * (h + pad) + pad, len(columns) * (w + pad) + pad + sum(extra)), 255, dtype=torch.uint8)
-    for col, tiles in enumerate(columns):
-        x = pad + col * (w + pad) + sum(extra[: col + 1])
-        for row in range(b):
-            y = pad + row * (h + pad)
-            grid[:, y : y + h, x : x + w] = tiles[row]
-    return grid
+    if labels is not None and len(labels) != len(columns):
+        raise ValueError(f"{len(labels)} labels for {len(columns)} columns")
+    from torchvision.utils import make_grid  # here, not at the top: importing torchvision takes about 1 s
+
+    width = columns[0].shape[3]
+    starts = [col for col in range(len(columns)) if col == 0 or extra[col] > 0]
+    parts: list[Tensor] = []
+    for first, end in zip(starts, [*starts[1:], len(columns)], strict=True):
+        run = torch.stack([tiles.cpu() for tiles in columns[first:end]], dim=1).flatten(0, 1)  # row-major tiles
+        # make_grid returns a lone tile unpadded, so a 1×1 run is padded here as make_grid pads the others.
+        part = (
+            torch.nn.functional.pad(run[0], (pad, pad, pad, pad), value=255)
+            if run.shape[0] == 1
+            else make_grid(run, nrow=end - first, padding=pad, pad_value=255)
+        )
+        gap = torch.full((3, part.shape[1], extra[first]), 255, dtype=torch.uint8)
+        parts += [gap, part if first == 0 else part[:, :, pad:]]  # neighbouring runs share one pad column
+    grid = torch.cat(parts, dim=2)
+    if labels is None:
+        return grid
+    return add_header(grid, width, labels, pad=pad, gaps=extra, groups=groups)
 
 
 @torch.no_grad()
 def make_sample_grid(
-    generator: Callable[[Tensor, Tensor], GeneratorOutput], images: Tensor, targets: Sequence[Tensor], pad: int = 2
+    generator: Callable[[Tensor, Tensor], GeneratorOutput],
+    images: Tensor,
+    targets: Sequence[Tensor],
+    pad: int = 2,
+    *,
+    names: Sequence[str] | None = None,
+    labelled: bool = False,
 ) -> Tensor:
     """A (3, H', W') uint8 grid: one row per face, ``input | (output, attention, colour) per target``.
 
@@ -133,13 +167,23 @@ def make_sample_grid(
         images: (B, 3, H, W) faces in [-1, 1].
         targets: One (B, num_aus) or (num_aus,) AU tensor per target expression.
         pad: White pixels between tiles.
+        names: A name per target for the header (``"happy"``...); ``None``: ``"target 1"``, ``"target 2"``...
+        labelled: Add the header strip (target names over their three columns, and ``input``, ``output``,
+            ``attention``, ``colour`` over each column); ``False`` (the default): the tiles only, whose shape
+            follows from the tile size alone. The files the library writes (training samples, the demo) are
+            labelled.
 
     Examples:
         >>> from ganimation_lib import Generator, GeneratorConfig
         >>> g = Generator(GeneratorConfig(image_size=32, conv_dim=8, num_residual_blocks=0))
         >>> make_sample_grid(g, torch.zeros(2, 3, 32, 32), [torch.zeros(17)]).shape
         torch.Size([3, 70, 138])
+        >>> make_sample_grid(g, torch.zeros(2, 3, 32, 32), [torch.zeros(17)], labelled=True).shape[1] > 70
+        True
     """
+    titles = [f"target {i + 1}" for i in range(len(targets))] if names is None else list(names)
+    if len(titles) != len(targets):
+        raise ValueError(f"{len(titles)} names for {len(targets)} targets")
     b = images.shape[0]
     columns = [to_uint8(images)]
     for target in targets:
@@ -147,4 +191,8 @@ def make_sample_grid(
         aus = aus.expand(b, -1) if aus.dim() == 1 else aus
         out = generator(images, aus)
         columns += [to_uint8(out.image), to_uint8(out.attention), to_uint8(out.color)]
-    return tile_columns(columns, pad)
+    if not labelled:
+        return tile_columns(columns, pad)
+    labels = ["input", *(["output", "attention", "colour"] * len(targets))]
+    groups = [(title, 1 + 3 * i, 3) for i, title in enumerate(titles)]
+    return tile_columns(columns, pad, labels=labels, groups=groups)
