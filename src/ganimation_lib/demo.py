@@ -166,7 +166,7 @@ def _strip(frames: Sequence[Image.Image], count: int = 8) -> Image.Image:
 
 @torch.no_grad()
 def _comparison(generator: torch.nn.Module, data: CachedFaces, indices: Sequence[int]) -> Tensor:
-    """Rows: faces. Columns: input, then per expression the generated face next to the true one."""
+    """Rows: faces. Columns: input, then per expression the generated face next to the true one; labelled."""
     images = torch.stack([data[i].image for i in indices])
     columns: list[Tensor] = [images]
     for name in DEMO_EXPRESSIONS:
@@ -174,7 +174,9 @@ def _comparison(generator: torch.nn.Module, data: CachedFaces, indices: Sequence
         columns.append(generator(images, target).image)
         columns.append(torch.stack([data.render_tensor(data.identity_of(i), target[0]) for i in indices]))
     gaps = [6 if col % 2 else 0 for col in range(len(columns))]  # a wider gap before each (generated, true) pair
-    return tile_columns([to_uint8(tiles) for tiles in columns], pad=2, gaps=gaps)
+    labels = ["input", *(["output", "true"] * len(DEMO_EXPRESSIONS))]
+    groups = [(name, 1 + 2 * i, 2) for i, name in enumerate(DEMO_EXPRESSIONS)]
+    return tile_columns([to_uint8(tiles) for tiles in columns], pad=2, gaps=gaps, labels=labels, groups=groups)
 
 
 def run_demo(
@@ -190,7 +192,8 @@ def run_demo(
     """Train on synthetic faces for ``max_steps`` iterations (or ``max_time`` seconds), then write the results.
 
     Writes to ``output``: ``grid.png`` (input | output | attention | colour per expression, held-out faces),
-    ``comparison.png`` (generated next to the renderer's true face per expression), ``animation.gif`` and
+    ``comparison.png`` (generated next to the renderer's true face per expression), both with a header naming
+    the expressions and the columns, ``animation.gif`` and
     ``animation_strip.png`` (one held-out face through the expressions), ``generator/`` (``save_pretrained``,
     for ``ganimation animate``) and ``training/`` (checkpoint, logs, sample grids).
     """
@@ -231,7 +234,7 @@ def run_demo(
         output_dir=out / "training",
         callbacks=[curve],
         progress=progress,
-        sample_targets=targets,
+        sample_targets=dict(zip(DEMO_EXPRESSIONS, targets, strict=True)),
     )
     limit = " and ".join(
         ([f"{max_steps} iterations (about {max_steps / 7.5 / 60:.0f} minutes on 2 CPU cores)"] if max_steps else [])
@@ -248,7 +251,8 @@ def run_demo(
     model = trainer.sampling_generator.eval()
     faces = list(range(6))
     batch = torch.stack([val[i].image for i in faces])
-    files["grid"] = save_image(make_sample_grid(model, batch, targets), out / "grid.png")
+    grid = make_sample_grid(model, batch, targets, names=DEMO_EXPRESSIONS, labelled=True)
+    files["grid"] = save_image(grid, out / "grid.png")
     files["comparison"] = save_image(_comparison(model, val, faces), out / "comparison.png")
     # Animate a held-out face that shows no expression, so the GIF starts from the real face. It goes in as
     # a PIL image: animate() reads float tensors as [-1, 1], the dataset's own scale.

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from ..atomic_files import atomic_text
 from ..data.sample import AUSample
-from ..inference.visuals import save_image, tile_columns
+from ..inference.visuals import save_image, tile_columns, to_uint8
 from ..training.validation import truth_for
 from .metrics import EvaluationReport
 
@@ -25,13 +25,6 @@ __all__ = ["GRID_COLUMNS", "evaluation_grid", "format_report", "write_evaluation
 
 #: The grid's columns, left to right ("true picture" only when the data can draw it).
 GRID_COLUMNS: tuple[str, ...] = ("input", "expression asked for", "output", "attention", "colour", "true picture")
-
-
-def _tiles(images: Tensor) -> Tensor:
-    """(B, C, H, W) in [-1, 1], or a (B, 1, H, W) mask in [0, 1], as (B, 3, H, W) uint8."""
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1) * 2 - 1
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 @torch.no_grad()
@@ -43,11 +36,13 @@ def evaluation_grid(
     rows: int = 8,
     device: str | torch.device = "cpu",
     pad: int = 2,
+    labelled: bool = False,
 ) -> Tensor:
     """A (3, H', W') uint8 picture: one row per evaluated face (the first ``rows``), columns `GRID_COLUMNS`.
 
     "expression asked for" is the held-out face whose AUs were the target; "true picture" (the same identity
-    with those AUs) appears only when ``data`` can draw it.
+    with those AUs) appears only when ``data`` can draw it. ``labelled`` adds a header strip naming the columns
+    (short forms such as "target" and "true" at small tiles); ``grid.png`` is written labelled.
 
     Examples:
         >>> from ganimation_lib import Generator, GeneratorConfig, SyntheticFaces
@@ -68,11 +63,11 @@ def evaluation_grid(
         targets = torch.stack([data[i].aus for i in donors]).float()
     target_device = torch.device(device)
     out = generator.to(target_device).eval()(images.to(target_device), targets.to(target_device))
-    columns = [_tiles(images), _tiles(asked), _tiles(out.image), _tiles(out.attention), _tiles(out.color)]
+    columns = [to_uint8(images), to_uint8(asked), to_uint8(out.image), to_uint8(out.attention), to_uint8(out.color)]
     truth = truth_for(data)
     if truth is not None:
-        columns.append(_tiles(truth(list(picked), targets)))
-    return tile_columns(columns, pad)
+        columns.append(to_uint8(truth(list(picked), targets)))
+    return tile_columns(columns, pad, labels=GRID_COLUMNS[: len(columns)] if labelled else None)
 
 
 def write_evaluation(
@@ -102,7 +97,8 @@ def write_evaluation(
     path = out / "report.json"
     with atomic_text(path, newline=None) as handle:
         handle.write(json.dumps(document, indent=2) + "\n")
-    grid = save_image(evaluation_grid(report, generator, data, rows=rows, device=device), out / "grid.png")
+    picture = evaluation_grid(report, generator, data, rows=rows, device=device, labelled=True)
+    grid = save_image(picture, out / "grid.png")
     return {"report": path, "grid": grid}
 
 

@@ -110,13 +110,28 @@ class SampleGrid(Callback):
     Args:
         folder: Output folder.
         every: Interval in iterations (0 = only at the end).
-        targets: Target AU vectors, one column group each; ``None`` = each face's own ``target_aus``.
+        targets: Target AU vectors, one column group each, or a mapping name → AU vector (the names head the
+            groups); ``None`` = each face's own ``target_aus``.
+        names: A name per target for the header; ``None``: the mapping's keys, else ``"target 1"``...
     """
 
-    def __init__(self, folder: str | Path, *, every: int = 1000, targets: Sequence[Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        every: int = 1000,
+        targets: Sequence[Tensor] | Mapping[str, Tensor] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.every = every
+        if isinstance(targets, Mapping):
+            names = list(targets) if names is None else names
+            targets = list(targets.values())
         self.targets = None if targets is None else list(targets)
+        self.names = None if names is None else list(names)
+        if self.names is not None and self.targets is not None and len(self.names) != len(self.targets):
+            raise ValueError(f"{len(self.names)} names for {len(self.targets)} targets")
         self.written: list[Path] = []
 
     def write(self, trainer: Trainer) -> Path | None:
@@ -126,11 +141,12 @@ class SampleGrid(Callback):
             return None
         images = batch.image.to(trainer.device)
         targets = self.targets if self.targets is not None else [batch.target_aus]
+        names = self.names if self.targets is not None else ["training target"]
         model = trainer.sampling_generator
         was_training = model.training
         model.eval()
         try:
-            grid = make_sample_grid(model, images, targets)
+            grid = make_sample_grid(model, images, targets, names=names, labelled=True)
         finally:
             model.train(was_training)
         path = save_image(grid, self.folder / f"step-{trainer.step:09d}.png")
@@ -249,13 +265,14 @@ def default_callbacks(
     config: TrainerConfig,
     *,
     progress: bool = True,
-    sample_targets: Sequence[Tensor] | None = None,
+    sample_targets: Sequence[Tensor] | Mapping[str, Tensor] | None = None,
 ) -> list[Callback]:
     """The built-in callbacks of a [`Trainer`][ganimation_lib.training.trainer.Trainer], set up from its ``config``.
 
     With an ``output_dir``: [`Checkpointing`][ganimation_lib.training.callbacks.Checkpointing] (``checkpoints/``),
     [`MetricsLogger`][ganimation_lib.training.callbacks.MetricsLogger] (``logs/``) and
-    [`SampleGrid`][ganimation_lib.training.callbacks.SampleGrid] (``samples/``, of ``sample_targets``); with
+    [`SampleGrid`][ganimation_lib.training.callbacks.SampleGrid] (``samples/``, of ``sample_targets``, named when a
+    mapping); with
     ``progress``, a [`ProgressBar`][ganimation_lib.training.progress.ProgressBar].
 
     Examples:

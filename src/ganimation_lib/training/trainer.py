@@ -91,7 +91,8 @@ class Trainer:
         critic_losses: Extra critic loss terms by name, each ``f(CriticStep) -> scalar``.
         default_callbacks: Add checkpointing, metrics, sample grids (with ``output_dir``) and a progress bar.
         progress: Show the progress bar (with ``default_callbacks``).
-        sample_targets: Target AU vectors for the sample grids (``None``: each face's own target).
+        sample_targets: Target AU vectors for the sample grids, or name → AU vector to head their columns with
+            the names (``None``: each face's own target).
 
     Examples:
         >>> import torch
@@ -121,7 +122,7 @@ class Trainer:
         critic_losses: Mapping[str, CriticLossTerm] | None = None,
         default_callbacks: bool = True,
         progress: bool = True,
-        sample_targets: Sequence[Tensor] | None = None,
+        sample_targets: Sequence[Tensor] | Mapping[str, Tensor] | None = None,
     ) -> None:
         self.config = config = TrainerConfig() if config is None else config
         if not isinstance(config, TrainerConfig):
