@@ -8,11 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganimation_lib import Trainer
 from ganimation_lib.training import Callback, ProgressBar
+from ganimation_lib.training.callbacks import SampleGrid
 
 from .helpers import RandomAUData, tiny_config, tiny_models
 
@@ -145,3 +148,24 @@ def test_progress_shows_a_skipped_step_only_while_it_is_the_last(capsys: pytest.
     trainer.fit(RandomAUData(length=4))
     lines = stream.getvalue().splitlines()
     assert "nonfinite=1" in lines[0] and "nonfinite" not in lines[1], lines
+
+
+def test_sample_grids_are_labelled_with_the_names_of_a_target_mapping(tmp_path: Path) -> None:
+    targets = {"happy": torch.full((17,), 0.5), "sad": torch.zeros(17)}
+    trainer = Trainer(
+        **tiny_models(),
+        config=tiny_config(max_steps=1, sample_every=1),
+        output_dir=tmp_path,
+        progress=False,
+        sample_targets=targets,
+    )
+    trainer.fit(RandomAUData(length=4), val_data=RandomAUData(length=2))
+    grid = SampleGrid(tmp_path / "again", targets=targets)
+    assert grid.names == ["happy", "sad"] and len(grid.targets or []) == 2
+    written = sorted((tmp_path / "samples").glob("step-*.png"))
+    picture = np.asarray(Image.open(written[-1]))
+    tiles = 2 * (32 + 2) + 2  # two validation faces of 32 px, 2 px apart
+    assert picture.shape[0] > tiles and picture.shape[1] == 7 * (32 + 2) + 2  # a header above input + 2 × 3
+    assert len(np.unique(picture[: picture.shape[0] - tiles])) > 2  # text in it
+    with pytest.raises(ValueError, match="1 names for 2 targets"):
+        SampleGrid(tmp_path, targets=list(targets.values()), names=["happy"])
