@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config_mixin import ConfigMixin, check_bool, check_choice, check_int_range, is_finite_number, short_repr
@@ -84,6 +85,12 @@ class GeneratorConfig(ConfigMixin):
             own colours
             instead of being repainted. Zero-initialised, so training starts from the official behaviour;
             the fast recipe uses 0.15 from 64 px up. Adds ``flow_head.*`` state-dict keys.
+        draw_downsample: 1 (official): the networks see the face at ``image_size``. 2 or 4: they see it reduced
+            by that factor (anti-aliased), and their attention, colour and flow are upsampled bilinearly and
+            composed with the full-resolution input, as ``edit`` composes them with a photo: a 64 px face is
+            drawn by a 32 px network, four times fewer operations, while the pixels kept from the input stay
+            sharp. The fast recipe uses 2 from 64 px up: in ten CPU minutes it trains 2.5× more iterations and
+            ends closer to the true pictures (``docs/training.md``). Adds no parameter.
     """
 
     image_size: int = 128
@@ -102,6 +109,7 @@ class GeneratorConfig(ConfigMixin):
     attention_bias: float | None = None
     color_residual: float | None = None
     warp_range: float | None = None
+    draw_downsample: int = 1
 
     def __post_init__(self) -> None:
         owner = "GeneratorConfig"
@@ -142,6 +150,17 @@ class GeneratorConfig(ConfigMixin):
         warp = self.warp_range
         if warp is not None and (not is_finite_number(warp) or not 0 < warp <= 1):
             raise ValueError(f"{owner}.warp_range={short_repr(warp)} must be None or a number in (0, 1] (e.g. 0.15)")
+        if self.draw_downsample not in (1, 2, 4) or isinstance(self.draw_downsample, bool):
+            raise ValueError(
+                f"{owner}.draw_downsample={short_repr(self.draw_downsample)} must be 1, 2 or 4 (the fast recipe: 2)"
+            )
+        drawn = self.image_size // self.draw_downsample
+        if self.image_size % self.draw_downsample or drawn % (2**downs) or drawn < 8:
+            raise ValueError(
+                f"{owner}.image_size={self.image_size} drawn at 1/{self.draw_downsample} gives "
+                f"{self.image_size / self.draw_downsample:g} px, which must be at least 8 and a multiple of "
+                f"2**num_downsamplings={2**downs}; use a smaller draw_downsample or another image size"
+            )
 
     @classmethod
     def official(cls, **overrides: Any) -> GeneratorConfig:
@@ -285,7 +304,7 @@ class Generator(nn.Module, PretrainedMixin):
             )
         check_image_batch(images)
         h, w = images.shape[-2:]
-        step = 2**self.config.num_downsamplings
+        step = 2**self.config.num_downsamplings * self.config.draw_downsample
         if h % step or w % step or h < 2 * step or w < 2 * step:
             raise ValueError(
                 f"image size {h}x{w} cannot go through the generator: H and W must be multiples of {step} "
@@ -313,6 +332,10 @@ class Generator(nn.Module, PretrainedMixin):
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
         """Animate ``images`` (B, 3, H, W) in [-1, 1] towards ``aus`` (B, num_aus)."""
         self.check_inputs(images, aus)
+        full = images
+        scale = self.config.draw_downsample
+        if scale > 1:  # the networks draw on the reduced face; their maps are composed at full resolution below
+            images = F.interpolate(full, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         # The AUs enter as constant channels tiled over the image (official); computed without tiling them.
         first: XK = self.encoder[0]  # type: ignore[assignment]
         conv: nn.Conv2d = first.conv  # type: ignore[assignment]  # a "ck" unit's convolution is never transposed
@@ -332,11 +355,15 @@ class Generator(nn.Module, PretrainedMixin):
                     flow_features = features
         color_logits, attention_logits = fused_heads(features, self.color_head, self.attention_head)
         color = torch.tanh(color_logits)
-        if self.config.color_residual is not None:
-            color = (images + self.config.color_residual * color).clamp(-1, 1)
         attention = torch.sigmoid(attention_logits)
+        size = (full.shape[-2], full.shape[-1])
+        if scale > 1:
+            color = F.interpolate(color, size=size, mode="bilinear", align_corners=False)
+            attention = F.interpolate(attention, size=size, mode="bilinear", align_corners=False)
+        if self.config.color_residual is not None:
+            color = (full + self.config.color_residual * color).clamp(-1, 1)
         if self.flow_head is None:
-            return GeneratorOutput(image=attention * images + (1 - attention) * color, color=color, attention=attention)
-        flow = self.flow_head(flow_features, size=(images.shape[-2], images.shape[-1]))
-        image = attention * warp_images(images, flow) + (1 - attention) * color
+            return GeneratorOutput(image=attention * full + (1 - attention) * color, color=color, attention=attention)
+        flow = self.flow_head(flow_features, size=size)
+        image = attention * warp_images(full, flow) + (1 - attention) * color
         return GeneratorOutput(image=image, color=color, attention=attention, flow=flow)

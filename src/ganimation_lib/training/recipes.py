@@ -64,12 +64,14 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     weakly) and the critic judges the face through a 2× anti-aliased reduction (``input_downsample=2``, a 4×4
     score map), so its AU head cannot be steered by pixel-level speckles, and the generator warps the input
     (``warp_range=0.15``: brows, lids and mouth corners move with their own colours instead of being
-    repainted by the colour head). Measured in ``docs/training.md``.
+    repainted by the colour head), and it draws at half resolution (``draw_downsample=2``: the maps come from a
+    network that sees the face at half size and are composed with the full-resolution input, so a CPU
+    trains 2.5× more iterations in the same time). Measured in ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
-        >>> g.conv_dim, g.au_modulation, g.warp_range, c.input_downsample, c.final_size
-        (16, True, 0.15, 2, 4)
+        >>> g.conv_dim, g.au_modulation, g.warp_range, g.draw_downsample, c.input_downsample, c.final_size
+        (16, True, 0.15, 2, 2, 4)
         >>> fast_networks(32)[0].au_modulation
         False
     """
@@ -82,6 +84,7 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         attention_bias=3.0,
         au_modulation=large,
         warp_range=0.15 if large else None,
+        draw_downsample=2 if large else 1,
     )
     downsample = 2 if large else 1
     critic = CriticConfig(
