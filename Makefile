@@ -6,11 +6,12 @@ DEV_STAMP := $(VENV)/.stamp-dev
 RUN_STAMP := $(VENV)/.stamp-run
 DEMO_OUT ?= demo_output
 
-.PHONY: test demo lint typecheck pytest docs benchmarks clean help
+.PHONY: test demo lint typecheck pytest docs notebooks benchmarks clean help
 
 help:
 	@echo "make demo   - train a small GANimation on synthetic faces and write an animation ($(DEMO_OUT)/)"
 	@echo "make test   - ruff, mypy --strict, pytest (unit, integration, doctests, notebooks), strict docs build"
+	@echo "make notebooks - execute examples/*.ipynb in place and save them with their outputs (about 2 minutes)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,10 @@ test: lint typecheck pytest docs
 
 demo: $(RUN_STAMP)
 	$(BIN)/ganimation demo --output $(DEMO_OUT)
+
+# Executes every notebook in examples/ and saves it with its outputs (seeded; timings stripped), to be committed.
+notebooks: $(DEV_STAMP)
+	$(BIN)/python examples/run_notebooks.py
 
 benchmarks: $(DEV_STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
