@@ -74,3 +74,28 @@ def test_notebook_metadata_is_free_of_run_details(path: Path) -> None:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     assert "version" not in notebook["metadata"].get("language_info", {})
     assert all("execution" not in cell.get("metadata", {}) for cell in notebook["cells"])
+
+
+def test_photo_notebook_falls_back_without_the_shared_fixtures(tmp_path: Path) -> None:
+    """On a fresh checkout without ../shared, 03_your_photos runs on its fallbacks and says so."""
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    checkout = tmp_path / "checkout"  # a repository root with no ../shared/fixtures next to it
+    (checkout / "examples").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("", encoding="utf-8")
+    notebook = nbformat.read(EXAMPLES / "03_your_photos.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(checkout / "examples")}}
+    )
+    client.execute()
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "stream"
+    )
+    assert "absent: using the fallbacks" in printed
+    assert "fallback: a freshly initialised official generator" in printed
+    assert "fallback: a synthetic face pasted onto" in printed
+    assert problems(json.loads(nbformat.writes(notebook))) == []
