@@ -24,7 +24,7 @@ from .aus import EXPRESSIONS, aus_for
 from .data.sample import AUSample
 from .data.synthetic import SyntheticFaces
 from .data.target_sampling import RandomOtherTarget
-from .inference import animate, save_gif, to_pil
+from .inference import animate, save_gif, to_pil, to_tensor
 from .inference.visuals import make_sample_grid, save_image, tile_columns, to_uint8
 from .models.critic import CriticConfig
 from .models.generator import GeneratorConfig
@@ -154,14 +154,18 @@ class _Curve(Callback):
             )
 
 
-def _strip(frames: Sequence[Image.Image], count: int = 8) -> Image.Image:
-    """A horizontal strip of ``count`` frames evenly spread over the animation."""
-    picks = [frames[round(i * (len(frames) - 1) / (count - 1))] for i in range(count)]
-    w, h = picks[0].size
-    strip = Image.new("RGB", (w * count, h), "white")
-    for i, frame in enumerate(picks):
-        strip.paste(frame, (i * w, 0))
-    return strip
+def _strip(frames: Sequence[Image.Image], keyframes: Sequence[str], frames_per_transition: int) -> Tensor:
+    """The animation as one labelled row: every keyframe and the frame halfway to the next, named above them."""
+    picks: list[int] = []
+    labels: list[str] = []
+    for index, name in enumerate(keyframes):
+        picks.append(index * frames_per_transition)
+        labels.append(name)
+        if index + 1 < len(keyframes):
+            picks.append(index * frames_per_transition + frames_per_transition // 2)
+            labels.append("halfway")
+    tiles = [to_uint8(to_tensor(frames[i])[None]) for i in picks]
+    return tile_columns(tiles, pad=2, labels=labels)
 
 
 @torch.no_grad()
@@ -193,9 +197,9 @@ def run_demo(
 
     Writes to ``output``: ``grid.png`` (input | output | attention | colour per expression, held-out faces),
     ``comparison.png`` (generated next to the renderer's true face per expression), both with a header naming
-    the expressions and the columns, ``animation.gif`` and
-    ``animation_strip.png`` (one held-out face through the expressions), ``generator/`` (``save_pretrained``,
-    for ``ganimation animate``) and ``training/`` (checkpoint, logs, sample grids).
+    the expressions and the columns, ``animation.gif`` and ``animation_strip.png`` (one held-out face through
+    the expressions: each keyframe and the frame halfway to the next, labelled), ``generator/``
+    (``save_pretrained``, for ``ganimation animate``) and ``training/`` (checkpoint, logs, sample grids).
     """
     began = time.perf_counter()
     out = Path(output)
@@ -258,10 +262,11 @@ def run_demo(
     # a PIL image: animate() reads float tensors as [-1, 1], the dataset's own scale.
     neutral = [i for i in range(len(val)) if float(val.table[i].abs().sum()) == 0.0]
     face = to_pil(val[neutral[0] if neutral else 0].image)
-    frames = animate(model, face, ["neutral", *DEMO_EXPRESSIONS, "neutral"], frames_per_transition=8, easing="ease")
+    keyframes = ["neutral", *DEMO_EXPRESSIONS, "neutral"]
+    frames = animate(model, face, keyframes, frames_per_transition=8, easing="ease")
     big = [f.resize((f.width * 4, f.height * 4), Image.Resampling.NEAREST) for f in frames]
     files["animation"] = save_gif(big, out / "animation.gif", duration=70)
-    files["animation_strip"] = save_image(_strip(big), out / "animation_strip.png")
+    files["animation_strip"] = save_image(_strip(big, keyframes, 8), out / "animation_strip.png")
     files["generator"] = trainer.export(out / "generator")
     files["training"] = out / "training"
     return DemoResult(

@@ -20,7 +20,14 @@ def test_demo_writes_grid_gif_and_generator(tmp_path: Path, capsys: object) -> N
     gif = Image.open(out / "animation.gif")
     assert gif.n_frames > 10
     assert Image.open(out / "grid.png").size[0] > Image.open(out / "grid.png").size[1]
-    assert (out / "comparison.png").is_file() and (out / "animation_strip.png").is_file()
+    assert (out / "comparison.png").is_file()
+    # The strip: the six keyframes and the five halfway frames (4x-enlarged 32 px frames, 2 px padding),
+    # under a white header that names them.
+    strip = Image.open(out / "animation_strip.png").convert("RGB")
+    assert strip.size[0] == 11 * (128 + 2) + 2
+    assert strip.size[1] > 128 + 2 * 2
+    header = strip.crop((0, 0, strip.size[0], strip.size[1] - 128 - 4))
+    assert min(header.getextrema()[0]) < 128  # dark label text in the header, not only white padding
     assert from_pretrained(out / "generator").config.attention_bias == 3.0
 
 
