@@ -17,7 +17,17 @@ from ..version import __version__
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order ``ganimation --help`` lists them.
-_COMMANDS: tuple[str, ...] = ("prepare", "synthetic", "convert", "train", "evaluate", "edit", "animate", "demo")
+_COMMANDS: tuple[str, ...] = (
+    "prepare",
+    "synthetic",
+    "convert",
+    "train",
+    "evaluate",
+    "faces",
+    "edit",
+    "animate",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
