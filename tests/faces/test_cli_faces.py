@@ -68,14 +68,17 @@ def test_says_so_when_no_face_is_found(tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert f"{blank} (200x120): no face found" in out
     assert "--upsample 2" in out and "--box" in out
+    assert "at least 40 px wide" in out  # the detector's 80 px window, doubled once by the default --upsample 1
     assert drawn_path.is_file()  # the drawing is written all the same: the photo, nothing drawn
 
 
-def test_refuses_a_negative_upsample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_options_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "face.png"
     Image.new("RGB", (32, 32)).save(image)
     assert main(["faces", str(image), "--upsample", "-1"]) == 2
     assert "--upsample must be 0 or more" in capsys.readouterr().err
+    assert main(["faces", str(image), "--detect-size", "50"]) == 2
+    assert "--detect-size must be 0 (full size) or at least 80" in capsys.readouterr().err
 
 
 def test_a_missing_photo_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -131,3 +131,18 @@ def test_any_image_mode_is_read_as_rgb(finder: DlibFaceFinder, fixtures_dir: Pat
     photo = _photo(fixtures_dir, "single_face.jpg")
     (rgb,), (grey,) = finder(photo), finder(photo.convert("L"))
     assert grey.box == pytest.approx(rgb.box, abs=0.1 * rgb.width)
+
+
+def test_a_large_photo_is_scaled_down_for_detection_and_landmarked_at_full_size(
+    finder: DlibFaceFinder, fixtures_dir: Path
+) -> None:
+    photo = _photo(fixtures_dir, "0-f1-su-ph.jpg")  # 512 px
+    (face,) = finder(photo)
+    large = photo.resize((2048, 2048), Image.Resampling.BICUBIC)  # above detect_size=1024: detected at 1024 px
+    for found in (finder(large), DlibFaceFinder(detect_size=None)(large)):
+        assert len(found) == 1, found
+        (big,) = found
+        tolerance = 0.1 * big.width
+        assert big.box == pytest.approx(tuple(4 * v for v in face.box), abs=tolerance)
+        assert np.array(big.landmarks) == pytest.approx(4 * np.array(face.landmarks), abs=tolerance)
+        _check_landmarks(big)

@@ -77,3 +77,7 @@ def test_finder_options_are_checked_before_dlib_is_needed() -> None:
         DlibFaceFinder(upsample=-1)
     with pytest.raises(ValueError, match="landmarks"):
         DlibFaceFinder(landmarks="3-point")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="detect_size"):
+        DlibFaceFinder(detect_size=40)
+    with pytest.raises(ValueError, match="min_confidence"):
+        DlibFaceFinder(min_confidence=float("nan"))

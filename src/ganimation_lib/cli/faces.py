@@ -38,6 +38,13 @@ def register(subparsers: Any) -> None:
         "from 40 px, 2 from 20 px, each about four times slower",
     )
     parser.add_argument(
+        "--detect-size",
+        type=int,
+        default=1024,
+        help="a photo whose longer side is above this many pixels is scaled down to it for detection (faster; "
+        "the face sizes of --upsample are then in the scaled photo); 0 detects at full size (default 1024)",
+    )
+    parser.add_argument(
         "--min-confidence",
         type=float,
         default=0.0,
@@ -51,20 +58,26 @@ def run(args: argparse.Namespace) -> int:
     image = open_image(args.image)
     if args.upsample < 0:
         raise ValueError(f"--upsample must be 0 or more, got {args.upsample}")
+    if args.detect_size < 0 or 0 < args.detect_size < 80:
+        raise ValueError(f"--detect-size must be 0 (full size) or at least 80 pixels, got {args.detect_size}")
+    detect_size = args.detect_size or None
     try:
-        finder = DlibFaceFinder(upsample=args.upsample, min_confidence=args.min_confidence)
+        finder = DlibFaceFinder(upsample=args.upsample, min_confidence=args.min_confidence, detect_size=detect_size)
     except FacesExtraMissingError as error:
         print(f"ganimation faces: error: {error}", file=sys.stderr)
         return 2
     faces = finder(image)
     width, height = image.size
+    scale = max(1.0, max(width, height) / detect_size) if detect_size else 1.0
+    smallest = round(80 * scale / 2**args.upsample)  # the detector's 80 px window, doubled per upsample
     if faces:
         print(f"{args.image} ({width}x{height}): {len(faces)} face{'s' if len(faces) > 1 else ''}, left to right")
     else:
         print(
             f"{args.image} ({width}x{height}): no face found. The finder sees faces that look roughly towards the "
-            f"camera and are at least {80 >> min(args.upsample, 3)} px wide at --upsample {args.upsample}; try "
-            "--upsample 2 for small faces, or give the face yourself with ganimation edit --box"
+            f"camera and are at least {smallest} px wide here (--upsample {args.upsample}, --detect-size "
+            f"{args.detect_size}); try --upsample 2 or --detect-size 0 for small faces, or give the face yourself "
+            "with ganimation edit --box"
         )
     for index, face in enumerate(faces):
         left, top, right, bottom = face.int_box()

