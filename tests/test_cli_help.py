@@ -10,7 +10,7 @@ from ganimation_lib.cli import build_parser
 from ganimation_lib.cli.help_text import terminal_text
 from ganimation_lib.training import TrainerConfig
 
-COMMANDS = ("prepare", "synthetic", "convert", "train", "evaluate", "edit", "animate", "demo")
+COMMANDS = ("prepare", "synthetic", "convert", "train", "evaluate", "edit", "animate", "faces", "demo")
 # Sphinx roles, reST literals and Markdown cross-references belong to the docs site, not to a terminal.
 MARKUP = re.compile(r":(?:class|meth|func|mod|attr|data|exc):|``|\]\[")
 
@@ -20,6 +20,13 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         build_parser().parse_args([*argv, "--help"])
     assert stop.value.code == 0
     return capsys.readouterr().out
+
+
+def test_every_sub_command_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    # The help lists each sub-command at the start of an indented line, under "COMMAND".
+    section = _help(capsys).split("  COMMAND\n", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^    ([a-z-]+)", section, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(COMMANDS)
 
 
 @pytest.mark.parametrize("command", [(), *((name,) for name in COMMANDS)], ids=["ganimation", *COMMANDS])
