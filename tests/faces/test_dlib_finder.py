@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from ganimation_lib.faces import DlibFaceFinder, Face
+from ganimation_lib.faces.dlib_finder import DETECTOR_WINDOW
 
 pytest.importorskip("dlib", reason="the faces extra is not installed: pip install 'ganimation_lib[faces]'")
 pytestmark = pytest.mark.fixtures
@@ -146,3 +147,11 @@ def test_a_large_photo_is_scaled_down_for_detection_and_landmarked_at_full_size(
         assert big.box == pytest.approx(tuple(4 * v for v in face.box), abs=tolerance)
         assert np.array(big.landmarks) == pytest.approx(4 * np.array(face.landmarks), abs=tolerance)
         _check_landmarks(big)
+
+
+def test_smallest_face_follows_the_detection_scale_and_upsampling() -> None:
+    assert DlibFaceFinder(upsample=0).smallest_face(500, 400) == DETECTOR_WINDOW  # no scaling, no doubling
+    assert DlibFaceFinder(upsample=1).smallest_face(500, 400) == DETECTOR_WINDOW // 2
+    # A 2,048 px photo is detected at 1,024 px: a face must be twice as wide in the photo.
+    assert DlibFaceFinder(upsample=1, detect_size=1024).smallest_face(2048, 1000) == DETECTOR_WINDOW
+    assert DlibFaceFinder(upsample=2, detect_size=None).smallest_face(2048, 1000) == DETECTOR_WINDOW // 4

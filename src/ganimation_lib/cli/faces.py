@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..faces.dlib_finder import DlibFaceFinder, FacesExtraMissingError
+from ..faces.dlib_finder import DETECTOR_WINDOW, DlibFaceFinder, FacesExtraMissingError
 from ..faces.drawing import draw_faces
 from ..inference.writers import save_image
 from .common import open_image
@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     image = open_image(args.image)
     if args.upsample < 0:
         raise ValueError(f"--upsample must be 0 or more, got {args.upsample}")
-    if args.detect_size < 0 or 0 < args.detect_size < 80:
-        raise ValueError(f"--detect-size must be 0 (full size) or at least 80 pixels, got {args.detect_size}")
+    if args.detect_size < 0 or 0 < args.detect_size < DETECTOR_WINDOW:
+        raise ValueError(
+            f"--detect-size must be 0 (full size) or at least {DETECTOR_WINDOW} pixels, got {args.detect_size}"
+        )
     detect_size = args.detect_size or None
     try:
         finder = DlibFaceFinder(upsample=args.upsample, min_confidence=args.min_confidence, detect_size=detect_size)
@@ -68,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     faces = finder(image)
     width, height = image.size
-    scale = max(1.0, max(width, height) / detect_size) if detect_size else 1.0
-    smallest = round(80 * scale / 2**args.upsample)  # the detector's 80 px window, doubled per upsample
+    smallest = finder.smallest_face(width, height)
     if faces:
         print(f"{args.image} ({width}x{height}): {len(faces)} face{'s' if len(faces) > 1 else ''}, left to right")
     else:

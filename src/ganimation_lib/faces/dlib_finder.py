@@ -31,9 +31,11 @@ from PIL import Image
 from ..data.image_io import to_rgb
 from .face import Face, Point
 
-__all__ = ["INSTALL_HINT", "DlibFaceFinder", "FacesExtraMissingError", "dlib_model_path"]
+__all__ = ["DETECTOR_WINDOW", "INSTALL_HINT", "DlibFaceFinder", "FacesExtraMissingError", "dlib_model_path"]
 
 INSTALL_HINT = "pip install 'ganimation_lib[faces]'"
+#: Side in pixels of dlib's HOG detector window: the smallest face it finds without upsampling.
+DETECTOR_WINDOW = 80
 """The command that installs the built-in face finder."""
 
 LandmarkModel = Literal["5-point", "68-point"]
@@ -145,10 +147,10 @@ class DlibFaceFinder:
         if landmarks not in _MODEL_FILES:
             raise ValueError(f"landmarks must be one of {sorted(_MODEL_FILES)}, got {landmarks!r}")
         if detect_size is not None and (
-            isinstance(detect_size, bool) or not isinstance(detect_size, int) or detect_size < 80
+            isinstance(detect_size, bool) or not isinstance(detect_size, int) or detect_size < DETECTOR_WINDOW
         ):
             raise ValueError(
-                f"detect_size must be a whole number of pixels >= 80 (the detector's window) or None, "
+                f"detect_size must be a whole number of pixels >= {DETECTOR_WINDOW} (the detector's window) or None, "
                 f"got {detect_size!r}"
             )
         dlib = _import_dlib()
@@ -160,14 +162,23 @@ class DlibFaceFinder:
         self._predictor: Any = dlib.shape_predictor(str(dlib_model_path(_MODEL_FILES[landmarks])))
         self._rectangle: Any = dlib.rectangle
 
+    def detection_scale(self, width: int, height: int) -> float:
+        """How many times a ``width`` × ``height`` picture is reduced for detection (1: not at all)."""
+        if self.detect_size is None:
+            return 1.0
+        return max(1.0, max(width, height) / self.detect_size)
+
+    def smallest_face(self, width: int, height: int) -> int:
+        """The narrowest face, in pixels of a ``width`` × ``height`` picture, that this finder can find."""
+        return round(DETECTOR_WINDOW * self.detection_scale(width, height) / float(2**self.upsample))
+
     def __call__(self, image: Image.Image) -> list[Face]:
         """The faces in ``image``, left to right (an empty list when none is found)."""
         rgb = to_rgb(image)
         width, height = rgb.size
-        scale = 1.0
+        scale = self.detection_scale(width, height)
         detected = rgb
-        if self.detect_size is not None and max(width, height) > self.detect_size:
-            scale = max(width, height) / self.detect_size
+        if scale > 1.0:
             size = (max(1, round(width / scale)), max(1, round(height / scale)))
             detected = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
