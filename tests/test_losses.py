@@ -161,6 +161,7 @@ def test_loss_weights_official_defaults_and_validation() -> None:
         "attention_smoothness": 1e-5,
         "gradient_penalty": 10.0,
         "color_smoothness": 0.0,  # not in the official objective
+        "au_gradient_penalty": 0.0,  # nor this
     }
     with pytest.raises(ValueError, match=r"LossWeights\.cycle=-1"):
         LossWeights(cycle=-1)

@@ -12,6 +12,7 @@ from .functional import ExpressionLossForm as ExpressionLossForm
 from .functional import SmoothnessForm as SmoothnessForm
 from .functional import attention_saturation_loss as attention_saturation_loss
 from .functional import attention_smoothness_loss as attention_smoothness_loss
+from .functional import au_gradient_penalty as au_gradient_penalty
 from .functional import color_smoothness_loss as color_smoothness_loss
 from .functional import cycle_loss as cycle_loss
 from .functional import expression_loss as expression_loss
@@ -38,6 +39,7 @@ __all__ = [
     "SmoothnessForm",
     "attention_saturation_loss",
     "attention_smoothness_loss",
+    "au_gradient_penalty",
     "color_smoothness_loss",
     "cycle_loss",
     "expression_loss",

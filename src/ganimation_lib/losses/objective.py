@@ -37,6 +37,7 @@ from .functional import (
     SmoothnessForm,
     attention_saturation_loss,
     attention_smoothness_loss,
+    au_gradient_penalty,
     color_smoothness_loss,
     cycle_loss,
     expression_loss,
@@ -75,6 +76,8 @@ class LossWeights(ConfigMixin):
         gradient_penalty: Weight of WGAN-GP (official ``lambda_D_gp`` = 10).
         color_smoothness: Weight of [`color_smoothness_loss`][ganimation_lib.losses.functional.color_smoothness_loss]
             on the generated face's colour (not in the official objective: 0).
+        au_gradient_penalty: Weight of [`au_gradient_penalty`][ganimation_lib.losses.functional.au_gradient_penalty]
+            on the critic's AU reading of the real faces (not in the official objective: 0).
 
     Examples:
         >>> LossWeights().expression
@@ -90,6 +93,7 @@ class LossWeights(ConfigMixin):
     attention_smoothness: float = 1e-5
     gradient_penalty: float = 10.0
     color_smoothness: float = 0.0
+    au_gradient_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in self.to_dict().items():
@@ -200,7 +204,7 @@ class GANimationObjective:
 
     def critic_terms(self, step: CriticStep, critic: Callable[[Tensor], CriticOutput]) -> dict[str, Tensor]:
         """The critic phase's weighted terms: ``wgan``, ``aus``, ``gradient_penalty`` (in ``"critic_step"``
-        mode), then the custom critic terms.
+        mode), ``au_gradient_penalty`` (when weighted), then the custom critic terms.
 
         Args:
             step: The critic's outputs on real and generated faces (``step.fake`` in float32).
@@ -213,6 +217,12 @@ class GANimationObjective:
         }
         if not self.separate_gradient_penalty:
             terms["gradient_penalty"] = self.gradient_penalty_term(critic, step.real, step.fake)
+        if w.au_gradient_penalty:
+
+            def regress(x: Tensor) -> Tensor:
+                return critic(x).aus
+
+            terms["au_gradient_penalty"] = w.au_gradient_penalty * au_gradient_penalty(regress, step.real)
         for name, term in self.critic_losses.items():
             terms[name] = term(step).float()
         return terms

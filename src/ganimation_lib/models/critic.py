@@ -42,6 +42,15 @@ class CriticConfig(ConfigMixin):
             64 px and up a generator otherwise learns to steer the AU head with colour speckles instead of
             drawing the expression (``docs/training.md``). It adds no parameter; the score map shrinks by
             the same factor.
+        au_trunk_conv_dim: ``None`` (official): the AU head reads the score's trunk. A number: the AU head
+            gets a trunk of its own with this many first filters, so the AUs can be read at another resolution
+            than the score is judged at, and an AU penalty
+            ([`au_gradient_penalty`][ganimation_lib.losses.functional.au_gradient_penalty]) or learning rate
+            (``TrainerConfig.au_lr_scale``) touches the AU reading only. The fast recipe at 64 px and up uses one
+            at full resolution (``docs/training.md``).
+        au_trunk_depth: Stride-2 convolutions of the AU trunk; ``None`` = ``depth``. Needs ``au_trunk_conv_dim``.
+        au_trunk_input_downsample: 1, 2 or 4, as ``input_downsample``, for the AU trunk. Needs
+            ``au_trunk_conv_dim``.
     """
 
     image_size: int = 128
@@ -52,6 +61,9 @@ class CriticConfig(ConfigMixin):
     conv_bias: bool = True
     weight_init: WeightInit = "official"
     input_downsample: int = 1
+    au_trunk_conv_dim: int | None = None
+    au_trunk_depth: int | None = None
+    au_trunk_input_downsample: int = 1
 
     def __post_init__(self) -> None:
         owner = "CriticConfig"
@@ -61,21 +73,25 @@ class CriticConfig(ConfigMixin):
         check_int_range(owner, "conv_dim", self.conv_dim, 1, MAX_CONV_DIM)
         check_int_range(owner, "depth", self.depth, 1, MAX_IMAGE_SIZE.bit_length() - 1)
         check_bool(owner, "conv_bias", self.conv_bias)
-        if self.input_downsample not in (1, 2, 4) or isinstance(self.input_downsample, bool):
-            raise ValueError(f"CriticConfig.input_downsample={short_repr(self.input_downsample)} must be 1, 2 or 4")
-        if self.image_size % self.input_downsample:
-            raise ValueError(
-                f"CriticConfig.image_size={self.image_size} is not divisible by input_downsample="
-                f"{self.input_downsample}; use an even image size or input_downsample=1"
-            )
-        trunk_size = self.image_size // self.input_downsample
-        reduced = f" (divided by input_downsample={self.input_downsample})" if self.input_downsample > 1 else ""
-        if trunk_size % (2**self.depth) != 0:
-            raise ValueError(
-                f"CriticConfig.image_size={self.image_size}{reduced} is not divisible by 2**depth={2**self.depth}: "
-                f"use an image size that is a multiple of "
-                f"{2**self.depth * self.input_downsample} or a smaller depth "
-                f"(for {self.image_size} px at most {_max_depth(trunk_size)})"
+        _check_trunk(self.image_size, self.depth, self.input_downsample, "depth", "input_downsample")
+        if self.au_trunk_conv_dim is None:
+            for name, unset in (("au_trunk_depth", None), ("au_trunk_input_downsample", 1)):
+                if getattr(self, name) != unset:
+                    raise ValueError(
+                        f"CriticConfig.{name}={short_repr(getattr(self, name))} describes a separate AU trunk, "
+                        "but au_trunk_conv_dim is None (the AU head shares the score's trunk); set "
+                        f"au_trunk_conv_dim too, or leave {name} at {unset}"
+                    )
+        else:
+            check_int_range(owner, "au_trunk_conv_dim", self.au_trunk_conv_dim, 1, MAX_CONV_DIM)
+            if self.au_trunk_depth is not None:
+                check_int_range(owner, "au_trunk_depth", self.au_trunk_depth, 1, MAX_IMAGE_SIZE.bit_length() - 1)
+            _check_trunk(
+                self.image_size,
+                self.au_depth,
+                self.au_trunk_input_downsample,
+                "au_trunk_depth",
+                "au_trunk_input_downsample",
             )
         if not is_finite_number(self.leaky_slope) or not 0 <= self.leaky_slope <= 1:
             raise ValueError(f"CriticConfig.leaky_slope={short_repr(self.leaky_slope)} must be a number in [0, 1]")
@@ -85,6 +101,30 @@ class CriticConfig(ConfigMixin):
     def final_size(self) -> int:
         """Side of the critic's score map (``image_size / input_downsample / 2**depth``)."""
         return (self.image_size // self.input_downsample) >> self.depth
+
+    @property
+    def separate_au_trunk(self) -> bool:
+        """Whether the AU head reads a trunk of its own (``au_trunk_conv_dim`` is set)."""
+        return self.au_trunk_conv_dim is not None
+
+    @property
+    def au_depth(self) -> int:
+        """Stride-2 convolutions before the AU head (the AU trunk's, else the shared trunk's)."""
+        return self.depth if self.au_trunk_depth is None else self.au_trunk_depth
+
+    @property
+    def au_final_size(self) -> int:
+        """Side of the feature map the AU head's kernel spans.
+
+        Examples:
+            >>> config = CriticConfig(image_size=64, conv_dim=16, depth=3, input_downsample=2,
+            ...                       au_trunk_conv_dim=32, au_trunk_depth=4)
+            >>> config.final_size, config.au_final_size
+            (4, 4)
+        """
+        if not self.separate_au_trunk:
+            return self.final_size
+        return (self.image_size // self.au_trunk_input_downsample) >> self.au_depth
 
     @classmethod
     def official(cls, **overrides: Any) -> CriticConfig:
@@ -114,6 +154,25 @@ class CriticConfig(ConfigMixin):
         return {"official": cls.official, "replicate": cls.replicate, "cyclegan": cls.cyclegan}[name](**overrides)
 
 
+def _check_trunk(image_size: int, depth: int, downsample: int, depth_name: str, downsample_name: str) -> None:
+    """Raise a ``ValueError`` naming the fields unless a trunk of ``depth`` halvings fits ``image_size``."""
+    if downsample not in (1, 2, 4) or isinstance(downsample, bool):
+        raise ValueError(f"CriticConfig.{downsample_name}={short_repr(downsample)} must be 1, 2 or 4")
+    if image_size % downsample:
+        raise ValueError(
+            f"CriticConfig.image_size={image_size} is not divisible by {downsample_name}="
+            f"{downsample}; use an even image size or {downsample_name}=1"
+        )
+    trunk_size = image_size // downsample
+    reduced = f" (divided by {downsample_name}={downsample})" if downsample > 1 else ""
+    if trunk_size % (2**depth) != 0:
+        raise ValueError(
+            f"CriticConfig.image_size={image_size}{reduced} is not divisible by 2**{depth_name}={2**depth}: "
+            f"use an image size that is a multiple of {2**depth * downsample} or a smaller {depth_name} "
+            f"(for {image_size} px at most {_max_depth(trunk_size)})"
+        )
+
+
 def _max_depth(image_size: int) -> int:
     depth = 0
     while image_size % 2 == 0 and image_size > 1:
@@ -141,7 +200,8 @@ class Critic(nn.Module, PretrainedMixin):
 
     A trunk of ``depth`` stride-2 4×4 convolutions with LeakyReLU (no normalisation, as WGAN-GP needs),
     then a critic head (3×3 conv → 1-channel score map) and an AU head (a convolution whose kernel spans
-    the final feature map → ``num_aus`` values).
+    the final feature map → ``num_aus`` values). With ``CriticConfig.au_trunk_conv_dim`` the AU head reads a
+    trunk of its own (``au_trunk``); the state-dict keys of a shared-trunk critic are the official ones.
 
     Args:
         config: The architecture; ``None`` means ``CriticConfig()`` (the official preset at 128 px).
@@ -161,18 +221,27 @@ class Critic(nn.Module, PretrainedMixin):
         self.config = config = CriticConfig() if config is None else config
         if not isinstance(config, CriticConfig):
             raise TypeError(f"config must be a CriticConfig, got {type(config).__name__}")
-        layers: list[nn.Module] = []
-        channels_in, channels = 3, config.conv_dim
-        for _ in range(config.depth):
-            layers.append(nn.Conv2d(channels_in, channels, 4, stride=2, padding=1, bias=config.conv_bias))
-            layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
-            channels_in, channels = channels, channels * 2
-        self.trunk = nn.Sequential(*layers)
-
-        self.score_head = nn.Conv2d(channels_in, 1, 3, stride=1, padding=1, bias=False)
-        self.au_head = nn.Conv2d(channels_in, config.num_aus, config.final_size, bias=False)
+        self.trunk, channels = _trunk(config, config.conv_dim, config.depth)
+        self.score_head = nn.Conv2d(channels, 1, 3, stride=1, padding=1, bias=False)
+        if config.au_trunk_conv_dim is not None:
+            self.au_trunk, channels = _trunk(config, config.au_trunk_conv_dim, config.au_depth)
+        self.au_head = nn.Conv2d(channels, config.num_aus, config.au_final_size, bias=False)
         if config.weight_init == "official":
             init_official_(self)
+
+    def au_parameters(self) -> list[nn.Parameter]:
+        """The parameters that only the AU regression uses: the AU head, and the AU trunk when separate.
+
+        Examples:
+            >>> shared = Critic(CriticConfig(image_size=32, conv_dim=8, depth=4))
+            >>> len(shared.au_parameters())
+            1
+            >>> own = Critic(CriticConfig(image_size=32, conv_dim=8, depth=4, au_trunk_conv_dim=8))
+            >>> len(own.au_parameters())
+            9
+        """
+        own_trunk = list(self.au_trunk.parameters()) if self.config.separate_au_trunk else []
+        return [*own_trunk, *self.au_head.parameters()]
 
     @property
     def num_aus(self) -> int:
@@ -192,16 +261,36 @@ class Critic(nn.Module, PretrainedMixin):
     def forward(self, images: Tensor) -> CriticOutput:
         """Score ``images`` (B, 3, image_size, image_size) and regress their AUs."""
         self.check_inputs(images)
-        x = images
-        for _ in range(self.config.input_downsample.bit_length() - 1):
-            # A fixed binomial low-pass, built here rather than held as a buffer: no state-dict key, and
-            # models built on the meta device (checkpoint import) need nothing materialised.
-            taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
-            kernel = (taps[:, None] * taps[None, :] / 64).expand(3, 1, 4, 4)
-            padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
-            x = nn.functional.conv2d(padded, kernel, stride=2, groups=3)
-        features = self.trunk(x)
-        return CriticOutput(score=self.score_head(features), aus=torch.flatten(self.au_head(features), 1))
+        config = self.config
+        features = self.trunk(_reduce(images, config.input_downsample))
+        score = self.score_head(features)
+        if config.separate_au_trunk:
+            features = self.au_trunk(_reduce(images, config.au_trunk_input_downsample))
+        return CriticOutput(score=score, aus=torch.flatten(self.au_head(features), 1))
+
+
+def _trunk(config: CriticConfig, conv_dim: int, depth: int) -> tuple[nn.Sequential, int]:
+    """``depth`` stride-2 4×4 convolutions with LeakyReLU from ``conv_dim`` filters, and the channels they end with."""
+    layers: list[nn.Module] = []
+    channels_in, channels = 3, conv_dim
+    for _ in range(depth):
+        layers.append(nn.Conv2d(channels_in, channels, 4, stride=2, padding=1, bias=config.conv_bias))
+        layers.append(nn.LeakyReLU(config.leaky_slope, inplace=True))
+        channels_in, channels = channels, channels * 2
+    return nn.Sequential(*layers), channels_in
+
+
+def _reduce(images: Tensor, factor: int) -> Tensor:
+    """``images`` reduced ``factor`` times (1, 2 or 4) by the anti-aliased ``[1, 3, 3, 1]`` binomial, stride 2."""
+    x = images
+    for _ in range(factor.bit_length() - 1):
+        # A fixed low-pass built here rather than held as a buffer: no state-dict key, and models built on
+        # the meta device (checkpoint import) need nothing materialised.
+        taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
+        kernel = (taps[:, None] * taps[None, :] / 64).expand(3, 1, 4, 4)
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        x = nn.functional.conv2d(padded, kernel, stride=2, groups=3)
+    return x
 
 
 Discriminator = Critic

@@ -312,6 +312,14 @@ def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
         else:
             trainer.ema.load_state_dict(state["ema"])
     trainer.generator_optimizer.load_state_dict(state["generator_optimizer"])
+    saved_groups = len(state["critic_optimizer"]["param_groups"])
+    if saved_groups != len(trainer.critic_optimizer.param_groups):
+        raise ValueError(
+            f"the checkpoint's critic optimizer has {saved_groups} parameter group(s), this trainer's has "
+            f"{len(trainer.critic_optimizer.param_groups)}: TrainerConfig.au_lr_scale is "
+            f"{trainer.config.au_lr_scale} here and was {'1' if saved_groups == 1 else 'not 1'} in the run; "
+            "resume with the run's au_lr_scale (its run_config.json)"
+        )
     trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
     if state["generator_scaler"]:
         trainer.generator_scaler.load_state_dict(state["generator_scaler"])

@@ -63,6 +63,9 @@ class TrainerConfig(ConfigMixin):
         batch_size: Images per step (official 25).
         generator_lr: Adam learning rate of the generator (official 1e-4).
         critic_lr: Adam learning rate of the critic (official 1e-4).
+        au_lr_scale: The critic's AU reading (its AU head, and its AU trunk when separate:
+            ``Critic.au_parameters``) learns at ``critic_lr`` times this (official 1). The fast recipe uses 0.25
+            from 64 px up, with a separate AU trunk (``docs/training.md``).
         betas: Adam betas of both optimizers (official (0.5, 0.999)).
         n_critic: A generator phase runs every ``n_critic`` iterations, counted over the whole run; the critic
             phase runs every iteration. (The official code counts within each epoch, which is the same when
@@ -107,6 +110,7 @@ class TrainerConfig(ConfigMixin):
     batch_size: int = 25
     generator_lr: float = 1e-4
     critic_lr: float = 1e-4
+    au_lr_scale: float = 1.0
     betas: tuple[float, float] = (0.5, 0.999)
     n_critic: int = 5
     loss_weights: LossWeights = field(default_factory=LossWeights)
@@ -175,6 +179,7 @@ class TrainerConfig(ConfigMixin):
                 _check_int(name, getattr(self, name), 1)
         _check_float("generator_lr", self.generator_lr, positive=True)
         _check_float("critic_lr", self.critic_lr, positive=True)
+        _check_float("au_lr_scale", self.au_lr_scale, positive=True)
         _check_float("grad_clip", self.grad_clip, positive=True, optional=True)
         _check_float("max_time", self.max_time, positive=True, optional=True)
         if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0 < self.ema_decay < 1):

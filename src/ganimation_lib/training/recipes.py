@@ -66,12 +66,17 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     (``warp_range=0.15``: brows, lids and mouth corners move with their own colours instead of being
     repainted by the colour head), and it draws at half resolution (``draw_downsample=2``: the maps come from a
     network that sees the face at half size and are composed with the full-resolution input, so a CPU
-    trains 2.5× more iterations in the same time). Measured in ``docs/training.md``.
+    trains 2.5× more iterations in the same time). The critic's AU head reads the face at full resolution on a
+    trunk of its own (32 base channels, a 4×4 map), trained at a quarter of the critic's learning rate and
+    smoothed against single pixels by [`fast_trainer`][ganimation_lib.training.recipes.fast_trainer]'s AU gradient
+    penalty: a head that sees the fine detail and that speckles cannot steer. Measured in ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
         >>> g.conv_dim, g.au_modulation, g.warp_range, g.draw_downsample, c.input_downsample, c.final_size
         (16, True, 0.15, 2, 2, 4)
+        >>> c.au_trunk_conv_dim, c.au_trunk_depth, c.au_trunk_input_downsample, c.au_final_size
+        (32, 4, 1, 4)
         >>> fast_networks(32)[0].au_modulation
         False
     """
@@ -93,6 +98,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         conv_dim=16,
         depth=critic_depth_for(image_size // downsample, 4 if large else 2),
         input_downsample=downsample,
+        au_trunk_conv_dim=32 if large else None,
+        au_trunk_depth=critic_depth_for(image_size, 4) if large else None,
     )
     return generator, critic
 
@@ -100,15 +107,21 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
 def fast_trainer(image_size: int = 64, **overrides: Any) -> TrainerConfig:
     """The fast recipe's [`TrainerConfig`][ganimation_lib.training.config.TrainerConfig] for ``image_size``:
     [`TrainerConfig.fast`][ganimation_lib.training.config.TrainerConfig.fast], and from 64 px up a colour-smoothness
-    term (weight 10) against speckles where the attention opens.
+    term (weight 10) against speckles where the attention opens, an AU gradient penalty (weight 10) on the
+    critic's AU reading of real faces, and that reading's learning rate at a quarter of the critic's
+    (``au_lr_scale=0.25``; it pairs with the separate AU trunk of
+    [`fast_networks`][ganimation_lib.training.recipes.fast_networks]).
 
     Examples:
         >>> fast_trainer(64).loss_weights.color_smoothness, fast_trainer(32).loss_weights.color_smoothness
         (10.0, 0.0)
+        >>> fast_trainer(64).loss_weights.au_gradient_penalty, fast_trainer(64).au_lr_scale
+        (10.0, 0.25)
     """
     base = TrainerConfig.fast()
     if image_size > 32:
-        base = TrainerConfig.fast(loss_weights=LossWeights(**{**base.loss_weights.to_dict(), "color_smoothness": 10.0}))
+        weights = {**base.loss_weights.to_dict(), "color_smoothness": 10.0, "au_gradient_penalty": 10.0}
+        base = TrainerConfig.fast(loss_weights=LossWeights(**weights), au_lr_scale=0.25)
     return TrainerConfig.from_dict({**base.to_dict(), **_plain(overrides)})
 
 

@@ -68,6 +68,23 @@ def _build(value: object, network: type[M], config_type: type[Any], name: str) -
     )
 
 
+#: The name of the critic optimizer's parameter group of the AU reading (with ``TrainerConfig.au_lr_scale`` != 1).
+AU_GROUP = "au"
+
+
+def _critic_parameter_groups(critic: Critic, au_lr_scale: float) -> list[dict[str, Any]]:
+    """One group of all the critic's parameters, or (``au_lr_scale`` != 1) the AU reading's in a group of its own.
+
+    One group by default, so checkpoints of runs without the option keep resuming.
+    """
+    if au_lr_scale == 1.0:
+        return [{"params": list(critic.parameters())}]
+    reading = critic.au_parameters()
+    own = {id(parameter) for parameter in reading}
+    rest = [parameter for parameter in critic.parameters() if id(parameter) not in own]
+    return [{"params": rest}, {"params": reading, "name": AU_GROUP}]
+
+
 class Trainer:
     """Trains a GANimation generator and critic.
 
@@ -150,7 +167,9 @@ class Trainer:
         self.generator_optimizer = torch.optim.Adam(
             self.generator.parameters(), lr=config.generator_lr, betas=config.betas
         )
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, betas=config.betas)
+        self.critic_optimizer = torch.optim.Adam(
+            _critic_parameter_groups(self.critic, config.au_lr_scale), lr=config.critic_lr, betas=config.betas
+        )
         use_scaler = self.precision.use_grad_scaler
         self.generator_scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.critic_scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
@@ -214,7 +233,8 @@ class Trainer:
         for group in self.generator_optimizer.param_groups:
             group["lr"] = self.config.generator_lr * factor
         for group in self.critic_optimizer.param_groups:
-            group["lr"] = self.config.critic_lr * factor
+            scale = self.config.au_lr_scale if group.get("name") == AU_GROUP else 1.0
+            group["lr"] = self.config.critic_lr * factor * scale
         return factor
 
     def _optimize(
