@@ -4,7 +4,12 @@
 [`Face`][ganimation_lib.faces.face.Face]); [`DlibFaceFinder`][ganimation_lib.faces.dlib_finder.DlibFaceFinder] is
 the built-in one, which needs the optional extra ``pip install 'ganimation_lib[faces]'`` (dlib is imported only
 when a finder is created, so this package imports without it); [`draw_faces`][ganimation_lib.faces.drawing.draw_faces]
-draws what was found. The guide, with the measurements behind the choice of backend: docs/faces.md.
+draws what was found; [`select_faces`][ganimation_lib.faces.selection.select_faces] chooses among them.
+[`ganimation_lib.faces.align`][ganimation_lib.faces.align] aligns a face to the model's crop the way the training
+crops were made ([`alignment_transform`][ganimation_lib.faces.align.alignment_transform],
+[`crop_face`][ganimation_lib.faces.align.crop_face]) and blends an edited crop back into the photo
+([`paste_face`][ganimation_lib.faces.align.paste_face]). The guide, with the measurements behind the choice of
+backend and the canonical crop: docs/faces.md.
 
 Examples:
     >>> from PIL import Image
@@ -14,6 +19,16 @@ Examples:
     (32, 32)
 """
 
+from .align import CANONICAL_FACE as CANONICAL_FACE
+from .align import CanonicalFace as CanonicalFace
+from .align import SimilarityTransform as SimilarityTransform
+from .align import alignment_transform as alignment_transform
+from .align import crop_face as crop_face
+from .align import estimate_similarity as estimate_similarity
+from .align import face_footprint as face_footprint
+from .align import feather_mask as feather_mask
+from .align import paste_face as paste_face
+from .align import warp_to_photo as warp_to_photo
 from .dlib_finder import INSTALL_HINT as INSTALL_HINT
 from .dlib_finder import DlibFaceFinder as DlibFaceFinder
 from .dlib_finder import FacesExtraMissingError as FacesExtraMissingError
@@ -21,13 +36,27 @@ from .drawing import draw_faces as draw_faces
 from .face import LANDMARK_NAMES as LANDMARK_NAMES
 from .face import Face as Face
 from .face import FaceFinder as FaceFinder
+from .selection import NoFaceFoundError as NoFaceFoundError
+from .selection import select_faces as select_faces
 
 __all__ = [
+    "CANONICAL_FACE",
     "INSTALL_HINT",
     "LANDMARK_NAMES",
+    "CanonicalFace",
     "DlibFaceFinder",
     "Face",
     "FaceFinder",
     "FacesExtraMissingError",
+    "NoFaceFoundError",
+    "SimilarityTransform",
+    "alignment_transform",
+    "crop_face",
     "draw_faces",
+    "estimate_similarity",
+    "face_footprint",
+    "feather_mask",
+    "paste_face",
+    "select_faces",
+    "warp_to_photo",
 ]
