@@ -179,9 +179,10 @@ MAY_IMPORT = {
     "data": set(BASE),
     "models": set(BASE),
     "losses": {*BASE, "data", "models"},
-    "inference": {*BASE, "data", "models"},
-    "training": {*BASE, "data", "models", "losses", "inference"},
-    "evaluation": {*BASE, "data", "models", "losses", "inference", "training"},
+    "faces": {*BASE, "data"},
+    "inference": {*BASE, "data", "models", "faces"},
+    "training": {*BASE, "data", "models", "losses", "faces", "inference"},
+    "evaluation": {*BASE, "data", "models", "losses", "faces", "inference", "training"},
 }
 
 

@@ -67,7 +67,7 @@ def test_edit_with_au_values_from_a_checkpoint_file(photo: Path, tmp_path: Path)
     torch.save(Generator(tiny_generator_config()).state_dict(), checkpoint)
     out = tmp_path / "out.jpg"
     argv = ["edit", str(checkpoint), str(photo), "--au", "AU12=3.5", "--au", "AU06=2,AU25=1", "--image-size", "32"]
-    assert main([*argv, "-o", str(out)]) == 0
+    assert main([*argv, "--whole-image", "-o", str(out)]) == 0
     assert Image.open(out).size == (80, 60)
 
 
@@ -109,7 +109,7 @@ def test_expression_with_au_overrides_uses_the_models_au_layout(photo: Path, tmp
     model = Generator(tiny_generator_config(num_aus=5)).save_pretrained(tmp_path / "five", au_names=names)
     out = tmp_path / "x.png"
     argv = ["edit", str(model), str(photo), "--expression", "happy", "--intensity", "0.5", "--au", "AU12=4"]
-    assert main([*argv, "-o", str(out)]) == 0
+    assert main([*argv, "--whole-image", "-o", str(out)]) == 0
     generator = Generator.from_pretrained(model)
     expected = edit(generator, Image.open(photo), [0.0, 0.0, 0.25, 0.8, 0.15])  # happy x 0.5, then AU12 = 4 / 5
     assert np.abs(np.asarray(Image.open(out)).astype(int) - np.asarray(expected).astype(int)).max() <= 1
@@ -132,7 +132,8 @@ def test_animate_keyframes_to_gif(model_dir: Path, photo: Path, tmp_path: Path) 
 def test_animate_drive_to_png_frames(model_dir: Path, photo: Path, fixtures_dir: Path, tmp_path: Path) -> None:
     drive = fixtures_dir / "attributes_txt" / "attributes.txt"
     out = tmp_path / "frames"
-    assert main(["animate", str(model_dir), str(photo), "--drive", str(drive), "--smooth", "3", "-o", str(out)]) == 0
+    argv = ["animate", str(model_dir), str(photo), "--drive", str(drive), "--smooth", "3", "--whole-image"]
+    assert main([*argv, "-o", str(out)]) == 0
     assert len(list(out.glob("frame_*.png"))) == 41
 
 
@@ -178,7 +179,21 @@ def test_edit_uses_the_ema_weights_of_a_training_checkpoint(photo: Path, tmp_pat
     (checkpoint,) = (tmp_path / "run" / "checkpoints").glob("*.pt")
     out = tmp_path / "out.png"
     assert (
-        main(["edit", str(checkpoint), str(photo), "--expression", "happy", "--image-size", "32", "-o", str(out)]) == 0
+        main(
+            [
+                "edit",
+                str(checkpoint),
+                str(photo),
+                "--expression",
+                "happy",
+                "--image-size",
+                "32",
+                "--whole-image",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
     )
     assert trainer.ema is not None
     expected = edit(trainer.ema.shadow, Image.open(photo), "happy")

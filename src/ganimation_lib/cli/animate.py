@@ -1,16 +1,18 @@
-"""``ganimation animate``: animate a face through expressions, or make it follow an AU sequence."""
+"""``ganimation animate``: animate the faces of a photo through expressions, or make them follow an AU sequence."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
+from ..faces.selection import NoFaceFoundError
 from ..inference.animate import animate
 from ..inference.expression_targets import EASINGS, Expression
 from ..inference.writers import save_animation
-from .common import add_common_arguments, load_generator, open_image, parse_box
+from .common import add_common_arguments, face_options, load_generator, open_image
 
 __all__ = ["register", "run"]
 
@@ -19,8 +21,10 @@ def register(subparsers: Any) -> None:
     """Add the ``animate`` sub-command."""
     parser = subparsers.add_parser(
         "animate",
-        help="animate a face through expressions or along an AU sequence (GIF, MP4, PNG frames)",
-        description="Animate a face: ganimation animate MODEL IMAGE --keyframes neutral,happy,surprise -o out.gif",
+        help="animate the faces of a photo through expressions or along an AU sequence (GIF, MP4, PNG frames)",
+        description="Animate the faces of a photo: ganimation animate MODEL IMAGE --keyframes neutral,happy,surprise "
+        "-o out.gif. Every face the built-in finder finds (pip install 'ganimation_lib[faces]') moves through the "
+        "same expressions; without the extra, or with --whole-image, the whole image is one face; --box picks one.",
     )
     add_common_arguments(parser)
     what = parser.add_mutually_exclusive_group(required=True)
@@ -70,21 +74,30 @@ def run(args: argparse.Namespace) -> int:
     drive = args.drive
     if drive is not None and not Path(drive).is_file():
         raise FileNotFoundError(f"--drive {drive} does not exist")
-    image, box = open_image(args.image), parse_box(args.box)  # cheap checks before the model loads
+    image, where = open_image(args.image), face_options(args, "animate")  # cheap checks before the model loads
     generator = load_generator(args)
-    frames = animate(
-        generator,
-        image,
-        keyframes,
-        frames_per_transition=16 if args.frames is None else args.frames,
-        easing="linear" if args.easing is None else args.easing,
-        drive=drive,
-        smooth=args.smooth,
-        box=box,
-        feather=args.feather,
-        batch_size=args.batch_size,
-        progress=not args.quiet,
-    )
+    try:
+        frames = animate(
+            generator,
+            image,
+            keyframes,
+            frames_per_transition=16 if args.frames is None else args.frames,
+            easing="linear" if args.easing is None else args.easing,
+            drive=drive,
+            smooth=args.smooth,
+            box=where.box,
+            faces=where.faces,
+            finder=where.finder,
+            face_index=where.face_index,
+            largest=where.largest,
+            min_face_size=where.min_face_size,
+            feather=args.feather,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+        )
+    except NoFaceFoundError as error:
+        print(f"ganimation animate: {args.image}: {error}", file=sys.stderr)
+        return 1
     path = save_animation(frames, output, duration=args.duration, loop=args.loop)
     print(f"wrote {path} ({len(frames)} frames, {frames[0].size[0]}x{frames[0].size[1]})")
     return 0

@@ -1,23 +1,33 @@
-"""What the commands that run a generator share: the MODEL/IMAGE/box arguments, and loading both.
+"""What the commands that run a generator share: the MODEL/IMAGE/face arguments, and loading both.
 
 ``ganimation edit`` and ``ganimation animate`` take the same arguments (`add_common_arguments`) and
-load the same way (`load_generator`, `open_image`, `parse_box`); ``ganimation evaluate``
+load the same way (`load_generator`, `open_image`, `parse_box`, `face_options`); ``ganimation evaluate``
 loads its generator with `load_generator` too.
+
+Which part of the image is edited: ``--box`` edits that box; ``--whole-image`` the whole image as one face (an
+aligned crop); otherwise every face the built-in finder finds (``--face N``, ``--largest`` and
+``--min-face-size`` choose among them). Without the ``faces`` extra that default falls back to the whole image,
+as before faces were found, with a note that says what to install.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from dataclasses import dataclass
+from typing import Literal
 
 from PIL import Image
 
 from ..data.image_io import open_image as open_upright
 from ..devices import resolve_device
+from ..faces.dlib_finder import INSTALL_HINT, DlibFaceFinder, FacesExtraMissingError
+from ..faces.face import FaceFinder
 from ..models.convert import load_checkpoint
 from ..models.generator import Generator
 
-__all__ = ["add_common_arguments", "load_generator", "open_image", "parse_box"]
+__all__ = ["FaceOptions", "add_common_arguments", "face_options", "load_generator", "open_image", "parse_box"]
 
 
 def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -46,14 +56,41 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", metavar="MODEL", help="a saved model directory (save_pretrained) or a checkpoint file (.pth, ...)"
     )
-    parser.add_argument("image", metavar="IMAGE", help="the face (any image Pillow reads)")
     parser.add_argument(
+        "image", metavar="IMAGE", help="a photo (every face found is edited) or a face crop (any image Pillow reads)"
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--box",
         metavar="LEFT,TOP,RIGHT,BOTTOM",
-        help="the face in a larger photo, in pixels; pixels outside it are left unchanged",
+        help="edit this face box as it is, in pixels, instead of finding the faces; pixels outside it are left "
+        "unchanged",
+    )
+    where.add_argument(
+        "--whole-image",
+        action="store_true",
+        help="edit the whole image as one face (an aligned crop like the training data) instead of finding faces",
     )
     parser.add_argument(
-        "--feather", type=float, default=0.1, help="blend width at the box edges, fraction of its side (0-0.5)"
+        "--face",
+        type=int,
+        default=None,
+        metavar="N",
+        help="edit only face N of those found (0 is the leftmost; ganimation faces IMAGE lists them)",
+    )
+    parser.add_argument("--largest", action="store_true", help="edit only the largest face found")
+    parser.add_argument(
+        "--min-face-size",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="skip faces narrower than PX pixels (applied before --face and --largest)",
+    )
+    parser.add_argument(
+        "--feather",
+        type=float,
+        default=0.1,
+        help="blend width at the edges, as a fraction of the box's side or of the aligned face crop's (0-0.5)",
     )
     parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda:N'")
     parser.add_argument(
@@ -82,3 +119,55 @@ def open_image(path: str) -> Image.Image:
     50 megapixels and files that do not decode are refused with a ``ValueError`` naming the file.
     """
     return open_upright(path)
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """Which part of the image to edit, as ``edit``/``animate`` take it: a box, found faces, or the whole image."""
+
+    box: tuple[int, int, int, int] | None = None
+    faces: Literal["auto"] | None = None
+    finder: FaceFinder | None = None
+    face_index: int | None = None
+    largest: bool = False
+    min_face_size: float = 0.0
+
+
+def face_options(args: argparse.Namespace, command: str) -> FaceOptions:
+    """``--box``, ``--whole-image`` or the faces found (``--face``, ``--largest``, ``--min-face-size``).
+
+    Without the ``faces`` extra, the default (no ``--box``, no ``--whole-image``) edits the whole image and
+    prints a note saying so on stderr; a face choice then is an error naming what to install.
+
+    Raises:
+        ValueError: If a face choice is combined with ``--box`` or ``--whole-image``, is out of range, or needs
+            the missing extra.
+    """
+    choice = [flag for flag, on in (("--face", args.face is not None), ("--largest", args.largest),
+                                     ("--min-face-size", args.min_face_size != 0)) if on]  # fmt: skip
+    box = parse_box(args.box)
+    if choice and (box is not None or args.whole_image):
+        raise ValueError(f"{', '.join(choice)} choose among the faces found; leave out --box and --whole-image")
+    if args.face is not None and args.largest:
+        raise ValueError("give --face N or --largest, not both")
+    if args.face is not None and args.face < 0:
+        raise ValueError(f"--face must be 0 or more (0 is the leftmost face), got {args.face}")
+    if not math.isfinite(args.min_face_size) or args.min_face_size < 0:
+        raise ValueError(f"--min-face-size must be a number of pixels >= 0, got {args.min_face_size}")
+    if box is not None or args.whole_image:
+        return FaceOptions(box=box)
+    try:
+        finder = DlibFaceFinder()
+    except FacesExtraMissingError as error:
+        if choice:
+            raise ValueError(f"{', '.join(choice)} need the faces found: {error}") from None
+        print(
+            f"ganimation {command}: note: the faces extra is not installed, so the whole image is edited as one face "
+            f"({INSTALL_HINT} finds the faces in a photo; --whole-image or --box says what to edit and silences "
+            "this note)",
+            file=sys.stderr,
+        )
+        return FaceOptions()
+    return FaceOptions(
+        faces="auto", finder=finder, face_index=args.face, largest=args.largest, min_face_size=args.min_face_size
+    )

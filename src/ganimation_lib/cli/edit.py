@@ -1,26 +1,34 @@
-"""``ganimation edit``: change one face's expression and write the edited image."""
+"""``ganimation edit``: change the expression of every face in a photo (or of one box) and write the result."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from typing import Any
 
-from ..aus import expression_names
-from ..inference.edit import edit_results
-from ..inference.expression_targets import Expression, Target, parse_au_assignments
-from ..inference.pipeline import paste_result
-from ..inference.writers import save_image, side_by_side
-from .common import add_common_arguments, load_generator, open_image, parse_box
+from PIL import Image
 
-__all__ = ["register", "run", "target_from_args"]
+from ..aus import expression_names
+from ..faces.selection import NoFaceFoundError
+from ..inference.edit import EditResult, edit_results
+from ..inference.expression_targets import Expression, Target, parse_au_assignments
+from ..inference.pasting import paste_results
+from ..inference.writers import save_image, side_by_side
+from .common import add_common_arguments, face_options, load_generator, open_image
+
+__all__ = ["register", "run", "stacked_views", "target_from_args"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``edit`` sub-command."""
     parser = subparsers.add_parser(
         "edit",
-        help="change a face's expression (preset or AU intensities)",
-        description="Edit the expression of a face: ganimation edit MODEL IMAGE --expression happy -o out.png",
+        help="change the expression of the faces in a photo (preset or AU intensities)",
+        description="Edit the expression of every face in a photo: ganimation edit MODEL IMAGE --expression happy "
+        "-o out.png. Each face the built-in finder finds (pip install 'ganimation_lib[faces]') is aligned like the "
+        "training crops, edited and blended back; the rest of the photo is unchanged. Without the extra, or with "
+        "--whole-image, the whole image is edited as one face; --box edits one box.",
     )
     add_common_arguments(parser)
     parser.add_argument("--expression", choices=expression_names(), help="an expression preset")
@@ -50,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--side-by-side",
         metavar="PATH",
-        help="also write an inspection view: input | output | attention heat map | colour",
+        help="also write an inspection view: input | output | attention heat map | colour (a row per face)",
     )
     parser.set_defaults(func=run)
 
@@ -84,14 +92,46 @@ def run(args: argparse.Namespace) -> int:
     """Load the model, edit the image, write the result (and the side-by-side view if asked)."""
     target, source = target_from_args(args)
     image = open_image(args.image)  # cheap checks first: a typo should not wait for the model to load
-    box = parse_box(args.box)
+    where = face_options(args, "edit")
     generator = load_generator(args)
     # One generator run gives both the edited image and, if asked, the inspection view.
-    result = edit_results(generator, [image], target, source=source, boxes=[box], feather=args.feather)[0]
-    edited = paste_result(image, result)
+    try:
+        results = edit_results(
+            generator,
+            [image],
+            target,
+            source=source,
+            boxes=None if where.box is None else [where.box],
+            faces=where.faces,
+            finder=where.finder,
+            face_index=where.face_index,
+            largest=where.largest,
+            min_face_size=where.min_face_size,
+            feather=args.feather,
+        )
+    except NoFaceFoundError as error:
+        print(f"ganimation edit: {args.image}: {error}", file=sys.stderr)
+        return 1
+    edited = paste_results(image, results)
     path = save_image(edited, args.output)
-    print(f"wrote {path} ({edited.size[0]}x{edited.size[1]})")
+    faces = f"; {len(results)} face{'s' if len(results) > 1 else ''} edited" if where.faces else ""
+    print(f"wrote {path} ({edited.size[0]}x{edited.size[1]}{faces})")
     if args.side_by_side:
-        view = save_image(side_by_side(result), args.side_by_side)
-        print(f"wrote {view} (input | output | attention | colour)")
+        view = save_image(stacked_views(results), args.side_by_side)
+        print(f"wrote {view} (input | output | attention | colour{', a row per face' if len(results) > 1 else ''})")
     return 0
+
+
+def stacked_views(results: Sequence[EditResult], gap: int = 4) -> Image.Image:
+    """The [`side_by_side`][ganimation_lib.inference.writers.side_by_side] view of each result, one above the next."""
+    views = [side_by_side(result) for result in results]
+    if len(views) == 1:
+        return views[0]
+    width = max(view.size[0] for view in views)
+    height = sum(view.size[1] for view in views) + gap * (len(views) - 1)
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    top = 0
+    for view in views:
+        canvas.paste(view, (0, top))
+        top += view.size[1] + gap
+    return canvas

@@ -15,15 +15,18 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
 from ..aus import AU_NAMES
+from ..faces.face import Face, FaceFinder
+from .aligned import prepare_images
 from .drive import DriveSource, read_drive
 from .expression_targets import Easing, Target, keyframe_path, resolve_targets, smooth_aus
 from .images import ImageT
-from .pipeline import as_generator, au_layout, check_feather, paste_back, prepare_face, run_jobs
+from .pasting import paste_in_groups
+from .pipeline import as_generator, au_layout, check_feather, run_jobs
 
 __all__ = ["animate", "animation_aus"]
 
@@ -80,6 +83,11 @@ def animate(
     smooth: int = 0,
     source: Target | None = None,
     box: Sequence[float] | None = None,
+    faces: Literal["auto"] | Sequence[Face] | None = None,
+    finder: FaceFinder | None = None,
+    face_index: int | None = None,
+    largest: bool = False,
+    min_face_size: float = 0,
     feather: float = 0.1,
     batch_size: int = 16,
     progress: bool = False,
@@ -104,8 +112,16 @@ def animate(
         source: The face's own AUs, which dict keyframes start from (default: neutral).
         box: The face ``(left, top, right, bottom)`` in a larger photo (see
             [`edit`][ganimation_lib.inference.edit.edit]).
-        feather: Width of the blend at the box edges, as a fraction of the box's shorter side.
-        batch_size: Frames per generator forward.
+        faces: ``"auto"`` or [`Face`][ganimation_lib.faces.face.Face] objects: animate every face, each aligned
+            to the model's crop, all of them through the same expressions (see
+            [`edit`][ganimation_lib.inference.edit.edit]). Not with ``box``.
+        finder: The [`FaceFinder`][ganimation_lib.faces.face.FaceFinder] of ``faces="auto"``.
+        face_index: Animate only this face (0 is the first).
+        largest: Animate only the face with the largest box.
+        min_face_size: Skip faces whose box is narrower than this many pixels.
+        feather: Width of the blend at the edges, as a fraction of the box's shorter side, or with ``faces`` of
+            the aligned crop's side.
+        batch_size: Faces per generator forward (frames times faces in all).
         progress: Show a progress bar (needs tqdm).
         au_names: The generator's AU layout, for dicts, presets and drive files; default:
             ``generator.au_names`` when the saved model recorded them, else the 17 OpenFace AUs.
@@ -115,7 +131,10 @@ def animate(
 
     Raises:
         ValueError: When both or neither of ``keyframes`` and ``drive`` are given, and for any bad target,
-            drive file, box or image (a PIL image above 50 megapixels or that does not decode, named).
+            drive file, box or image (a PIL image above 50 megapixels or that does not decode, named), and
+            for both ``box`` and ``faces``.
+        NoFaceFoundError: With ``faces``, when there is no face to animate (the message suggests ``box=``).
+        FacesExtraMissingError: With ``faces="auto"`` and no ``finder``, when the ``faces`` extra is missing.
     """
     model = as_generator(generator)
     check_feather(feather)
@@ -130,7 +149,19 @@ def animate(
         au_names=au_layout(model, au_names),
     )
     device = next(generator.parameters()).device
-    face = prepare_face(image, box, feather, model.config.image_size, device)
-    jobs = [(0, row) for row in aus]
-    frames: list[Any] = run_jobs(generator, [face], jobs, batch_size, progress, paste_back, desc="animating")
-    return frames
+    (prepared,) = prepare_images(
+        [image],
+        boxes=None if box is None else [box],
+        faces=faces,
+        finder=finder,
+        face_index=face_index,
+        largest=largest,
+        min_face_size=min_face_size,
+        feather=feather,
+        size=model.config.image_size,
+        device=device,
+    )
+    jobs = [(k, row) for row in aus for k in range(len(prepared))]
+    finish = paste_in_groups([len(prepared)] * len(aus))
+    done: list[Any] = run_jobs(generator, prepared, jobs, batch_size, progress, finish, desc="animating")
+    return [frame for frame in done if frame is not None]

@@ -9,8 +9,10 @@ per input; [`run_jobs`][ganimation_lib.inference.pipeline.run_jobs] sends (face,
 in batches; [`compose`][ganimation_lib.inference.pipeline.compose] upsamples the **attention and colour maps** (not the
 generated image) and composes them with the original pixels, ``A·input + (1−A)·colour``, at the input's resolution:
 where the attention keeps the input, the result keeps every original pixel's detail; inside a face box only, with a
-feathered edge. [`paste_result`][ganimation_lib.inference.pipeline.paste_result] writes the box back: every pixel
-outside it is returned unchanged.
+feathered edge. [`paste_result`][ganimation_lib.inference.pasting.paste_result] writes the box back: every pixel
+outside it is returned unchanged. A face aligned to the model's crop (``PreparedFace.transform``, made by
+[`prepare_aligned_face`][ganimation_lib.inference.aligned.prepare_aligned_face]) has its maps warped back into the
+photo instead of upsampled, and is blended in with a mask that follows the crop's rotated square.
 
 Examples:
     >>> import torch
@@ -39,11 +41,12 @@ from torch import Tensor, nn
 from ..aus import AU_NAMES
 from ..config_mixin import is_finite_number
 from ..data.image_io import upright
+from ..faces.align import SimilarityTransform, warp_to_photo
 from ..models.generator import Generator
 from ..models.unwrap import unwrap_model
 from ..models.warp import warp_images
 from .face_box import Box, face_region
-from .images import ImageLike, ImageT, image_size, paste, to_tensor
+from .images import ImageLike, crop_to_tensor, image_size
 
 __all__ = [
     "EditResult",
@@ -53,8 +56,6 @@ __all__ = [
     "boxes_per_image",
     "check_feather",
     "compose",
-    "paste_back",
-    "paste_result",
     "prepare_face",
     "run_jobs",
 ]
@@ -78,6 +79,9 @@ class EditResult:
         region: Where the region lies in the image, ``(left, top, right, bottom)``.
         box: The part of the region that was edited (the clamped face box, or the whole image).
         aus: (num_aus,) the target AUs, normalised.
+        mask: (1, box height, box width) the weights ``output`` was blended in with over ``box`` (1: the edit,
+            0: the input), or ``None`` for a hard edge; pasting onto an image that already holds other edits
+            uses them, so overlapping faces blend instead of cutting each other off.
     """
 
     input: Tensor
@@ -87,6 +91,7 @@ class EditResult:
     region: Box
     box: Box
     aus: Tensor
+    mask: Tensor | None = None
 
 
 def _feather_mask(box: Box, width: int, height: int, feather: float, device: torch.device) -> Tensor | None:
@@ -122,6 +127,9 @@ class PreparedFace:
         box: The part of the region that is edited.
         mask: (1, h', w') feathered blend weights over ``box``, or ``None`` for a hard edge.
         padding: ``(left, right, top, bottom)`` pixels added to make the region square.
+        transform: For a face aligned to the model's crop, the photo-to-crop transform: the generator's maps are
+            warped back through it onto ``region`` (``box`` is then the region, ``mask`` the crop's feathered
+            square). ``None`` for a box or the whole image.
     """
 
     original: Any
@@ -131,6 +139,7 @@ class PreparedFace:
     box: Box
     mask: Tensor | None
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    transform: SimilarityTransform | None = None
 
 
 def as_generator(generator: nn.Module) -> Generator:
@@ -211,15 +220,7 @@ def prepare_face(
         image = upright(image)  # decoded as a viewer shows it: the box and the result are in those pixels
     width, height = image_size(image)
     clamped, region = face_region(box, width, height)
-    left, top, right, bottom = region
-    # Convert only the region, not the whole photo (a 12-megapixel photo is 144 MB as float32).
-    if isinstance(image, Tensor):
-        region_image: ImageLike = image[..., top:bottom, left:right]  # a large photo on the GPU stays there
-    elif isinstance(image, Image.Image):
-        region_image = image.crop(region)
-    else:
-        region_image = image[top:bottom, left:right]
-    pixels = to_tensor(region_image).to(device)
+    pixels = crop_to_tensor(image, region).to(device)
     # A whole non-square image is padded to a square (edge pixels repeated) rather than squashed into one:
     # the generator was trained on undistorted square faces. The padding is cropped off its maps.
     h, w = pixels.shape[-2:]
@@ -249,16 +250,18 @@ def compose(
     h, w = face.pixels.shape[-2:]
     pad_left, pad_right, pad_top, pad_bottom = face.padding
     side = (h + pad_top + pad_bottom, w + pad_left + pad_right)
+    transform = face.transform
 
     def up(x: Tensor) -> Tensor:
+        if transform is not None:
+            return warp_to_photo(x, transform, face.region)
         full = F.interpolate(x[None].float(), size=side, mode="bilinear", align_corners=False)[0]
         return full[:, pad_top : pad_top + h, pad_left : pad_left + w]
 
     a, c = up(attention).clamp(0, 1), up(color).clamp(-1, 1)
     kept = face.pixels
-    if flow is not None:  # normalised units of the padded square, rescaled to the unpadded region's
-        units = flow.new_tensor([side[1] / w, side[0] / h])[:, None, None].float()
-        kept = warp_images(face.pixels[None], (up(flow) * units)[None])[0]
+    if flow is not None:
+        kept = warp_images(face.pixels[None], _flow_to_region(flow, face, up)[None])[0]
     composed = a * kept + (1 - a) * c
     left, top = face.box[0] - face.region[0], face.box[1] - face.region[1]
     right, bottom = face.box[2] - face.region[0], face.box[3] - face.region[1]
@@ -267,7 +270,21 @@ def compose(
     if face.mask is not None:
         inside = face.mask * inside + (1 - face.mask) * face.pixels[:, top:bottom, left:right]
     output[:, top:bottom, left:right] = inside
-    return EditResult(face.pixels, output, a, c, face.region, face.box, aus)
+    return EditResult(face.pixels, output, a, c, face.region, face.box, aus, face.mask)
+
+
+def _flow_to_region(flow: Tensor, face: PreparedFace, up: Callable[[Tensor], Tensor]) -> Tensor:
+    """The generator's flow (normalised units of its square input) in normalised units of ``face.region``."""
+    h, w = face.pixels.shape[-2:]
+    if face.transform is None:  # the padded square's units, rescaled to the unpadded region's
+        pad_left, pad_right, pad_top, pad_bottom = face.padding
+        units = flow.new_tensor([(w + pad_left + pad_right) / w, (h + pad_top + pad_bottom) / h])
+        return up(flow) * units[:, None, None].float()
+    # A shift d (crop pixels) at crop point T(q) moves photo point q by L^-1 d, L = T's rotation and scale.
+    t, half = face.transform, flow.shape[-1] / 2
+    dx, dy = up(flow * half)
+    norm = t.a**2 + t.b**2
+    return torch.stack([(t.a * dx + t.b * dy) / norm * (2 / w), (t.a * dy - t.b * dx) / norm * (2 / h)])
 
 
 @contextlib.contextmanager
@@ -311,7 +328,7 @@ def run_jobs(
         batch_size: Jobs per generator forward.
         progress: Show a progress bar (needs tqdm).
         finish: Turns each composed [`EditResult`][ganimation_lib.inference.pipeline.EditResult] into what is returned
-            (e.g. [`paste_back`][ganimation_lib.inference.pipeline.paste_back]).
+            (e.g. [`paste_back`][ganimation_lib.inference.pasting.paste_back]).
         desc: The progress bar's label.
 
     Raises:
@@ -338,25 +355,3 @@ def run_jobs(
             if bar is not None:
                 bar.update(len(chunk))
     return results
-
-
-def paste_result(original: ImageT, result: EditResult) -> ImageT:
-    """``original`` with the edited box of ``result`` written back (pixels outside the box unchanged).
-
-    Examples:
-        >>> import torch
-        >>> frame = torch.zeros(3, 4, 4)
-        >>> result = EditResult(frame, torch.ones(3, 4, 4), torch.zeros(1, 4, 4), frame, (0, 0, 4, 4),
-        ...                     (1, 1, 3, 3), torch.zeros(17))
-        >>> paste_result(frame, result)[0].tolist()
-        [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
-    """
-    left, top = result.box[0] - result.region[0], result.box[1] - result.region[1]
-    right, bottom = result.box[2] - result.region[0], result.box[3] - result.region[1]
-    return paste(original, result.output[:, top:bottom, left:right], result.box[0], result.box[1])
-
-
-def paste_back(face: PreparedFace, result: EditResult) -> Any:
-    """[`paste_result`][ganimation_lib.inference.pipeline.paste_result] into the face's original image: the ``finish``
-    of edits that return images."""
-    return paste_result(face.original, result)
