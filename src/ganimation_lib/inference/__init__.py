@@ -36,6 +36,7 @@ from .images import ImageLike as ImageLike
 from .images import from_tensor as from_tensor
 from .images import to_pil as to_pil
 from .images import to_tensor as to_tensor
+from .pasting import paste_results as paste_results
 from .writers import attention_heatmap as attention_heatmap
 from .writers import save_animation as save_animation
 from .writers import save_frames as save_frames
@@ -65,6 +66,7 @@ __all__ = [
     "from_tensor",
     "keyframe_path",
     "parse_au_assignments",
+    "paste_results",
     "read_drive",
     "resolve_target",
     "resolve_targets",

@@ -78,6 +78,6 @@ def paste_results(original: ImageT, results: Sequence[EditResult]) -> ImageT:
 
 
 def paste_back(face: PreparedFace, result: EditResult) -> Any:
-    """[`paste_result`][ganimation_lib.inference.pipeline.paste_result] into the face's original image: the ``finish``
+    """[`paste_result`][ganimation_lib.inference.pasting.paste_result] into the face's original image: the ``finish``
     of edits that return images."""
     return paste_result(face.original, result)
