@@ -88,3 +88,26 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("ganimation_lib").joinpath("py.typed").is_file()
+
+
+def test_faces_module_exports() -> None:
+    from ganimation_lib import faces, inference
+
+    for name in (
+        "CANONICAL_FACE",
+        "CanonicalFace",
+        "DlibFaceFinder",
+        "Face",
+        "FaceFinder",
+        "FacesExtraMissingError",
+        "NoFaceFoundError",
+        "SimilarityTransform",
+        "alignment_transform",
+        "crop_face",
+        "draw_faces",
+        "estimate_similarity",
+        "paste_face",
+        "select_faces",
+    ):
+        assert name in faces.__all__ and getattr(faces, name) is not None, name
+    assert "paste_results" in inference.__all__
