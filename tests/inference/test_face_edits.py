@@ -226,3 +226,32 @@ def test_a_warping_generator_works_on_aligned_faces(group: npt.NDArray[np.uint8]
         g.flow_head.conv.weight.normal_(0, 0.5)  # a flow that moves pixels
     out = edit(g, group, "happy", faces=[BIG])
     assert not _changed(group, out)[~_inside(BIG)].any() and _changed(group, out)[_inside(BIG)].any()
+
+
+def test_the_flow_of_an_aligned_face_moves_the_photo_as_it_moves_the_crop() -> None:
+    # Warping the crop by a flow and warping that back into the photo must match warping the photo by the flow
+    # compose() converts into photo units (rotation and scale undone), here with a turned, enlarged crop.
+    from ganimation_lib.faces import crop_face, warp_to_photo
+    from ganimation_lib.inference.aligned import prepare_aligned_face
+    from ganimation_lib.inference.pipeline import compose
+    from ganimation_lib.models.warp import warp_images
+
+    y, x = torch.meshgrid(
+        torch.arange(HEIGHT, dtype=torch.float32), torch.arange(WIDTH, dtype=torch.float32), indexing="ij"
+    )
+    photo = torch.stack([torch.sin(x / 7 + k) * torch.cos(y / 9 - k) for k in range(3)]) * 0.8
+    face = _face(120, 15, 90, tilt=12)  # tilted about 15 degrees
+    prepared = prepare_aligned_face(photo, face, 0.0, 64, torch.device("cpu"))
+    assert prepared.transform is not None
+    flow = torch.zeros(2, 64, 64)
+    flow[0], flow[1] = 0.06, -0.03  # a shift right and up, in the crop's normalised units
+    keep = torch.ones(1, 64, 64)  # attention 1: the output is the moved input
+    result = compose(prepared, torch.zeros(3, 64, 64), keep, torch.zeros(17), flow)
+    crop = crop_face(photo, prepared.transform, 64)
+    expected = warp_to_photo(warp_images(crop[None], flow[None])[0], prepared.transform, prepared.region)
+    centre = prepared.transform.inverse().apply([(32, 32)])[0]
+    cx, cy = round(centre[0] - prepared.region[0]), round(centre[1] - prepared.region[1])
+    window = (slice(None), slice(cy - 12, cy + 12), slice(cx - 12, cx + 12))
+    moved = float((result.output[window] - expected[window]).abs().mean())
+    unmoved = float((result.input[window] - expected[window]).abs().mean())
+    assert moved < 0.25 * unmoved, (moved, unmoved)  # about 0.04 of it; a wrong sign or axis gives half

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ..data.image_io import pil_to_tensor, to_rgb
+from ..data.image_io import displayed_size, pil_to_tensor, to_rgb
 from .face import LANDMARK_NAMES, Face, Point
 
 __all__ = [
@@ -263,7 +263,7 @@ def _photo_tensor(photo: Image.Image | Tensor, region: Region) -> Tensor:
 
 def _size(photo: Image.Image | Tensor) -> tuple[int, int]:
     if isinstance(photo, Image.Image):
-        return to_rgb(photo).size
+        return displayed_size(photo)
     return int(photo.shape[-1]), int(photo.shape[-2])
 
 
