@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganimation_lib import Critic, LossWeights
+from ganimation_lib import Critic, CriticConfig, LossWeights
 from ganimation_lib.losses import (
     attention_saturation_loss,
     attention_smoothness_loss,
+    au_gradient_penalty,
     color_smoothness_loss,
     cycle_loss,
     expression_loss,
@@ -104,6 +105,41 @@ def test_gradient_penalty_backpropagates_into_the_critic() -> None:
 def test_gradient_penalty_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match=r"real has shape \(2, 3\) but fake has shape \(3, 3\)"):
         gradient_penalty(lambda x: x.sum(1), torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+def test_au_gradient_penalty_is_the_jacobians_squared_norm() -> None:
+    weights = torch.randn(5, 12, generator=torch.Generator().manual_seed(0))  # 5 AUs read linearly from 12 values
+
+    def regress(x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) @ weights.T
+
+    images = torch.rand(3, 3, 2, 2)
+    probe = torch.randn(3, 5, generator=torch.Generator().manual_seed(1))
+    exact = ((probe @ weights) ** 2).sum(1).mean()
+    torch.testing.assert_close(au_gradient_penalty(regress, images, probe=probe), exact)
+    # With random probes it estimates the squared Frobenius norm of the Jacobian.
+    rng = torch.Generator().manual_seed(2)
+    draws = torch.stack([au_gradient_penalty(regress, images, rng=rng) for _ in range(2000)])
+    assert float(draws.mean()) == pytest.approx(float(weights.pow(2).sum()), rel=0.05)
+    assert float(au_gradient_penalty(lambda x: x.flatten(1)[:, :4] * 0 + 1, images)) == 0.0
+
+
+def test_au_gradient_penalty_trains_only_the_au_reading() -> None:
+    critic = Critic(CriticConfig(image_size=32, conv_dim=8, depth=4, au_trunk_conv_dim=8))
+    value = au_gradient_penalty(lambda x: critic(x).aus, torch.rand(2, 3, 32, 32).half())
+    assert value.dtype == torch.float32
+    value.backward()
+    reading = {id(p) for p in critic.au_parameters()}
+    for name, parameter in critic.named_parameters():
+        if id(parameter) not in reading:
+            assert parameter.grad is None, f"{name} is not part of the AU reading"
+        elif not name.endswith("bias"):
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_au_gradient_penalty_rejects_a_probe_of_another_shape() -> None:
+    with pytest.raises(ValueError, match=r"probe has shape \(2, 3\) but the regressed AUs have \(2, 4\)"):
+        au_gradient_penalty(lambda x: x[:, :4], torch.zeros(2, 6), probe=torch.zeros(2, 3))
 
 
 def test_attention_losses_by_hand() -> None:

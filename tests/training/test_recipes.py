@@ -22,13 +22,41 @@ def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
     assert critic.input_downsample == 2 and critic.final_size == 4
     assert trainer == fast_trainer(64) and trainer.loss_weights.color_smoothness == 10.0
     assert (trainer.n_critic, trainer.generator_lr, trainer.gradient_penalty_mode) == (1, 1e-3, "critic_step")
+    # The AU reading: a full-resolution trunk of its own, smoothed, learning at a quarter of the critic's rate.
+    assert (critic.au_trunk_conv_dim, critic.au_trunk_input_downsample, critic.au_final_size) == (32, 1, 4)
+    assert trainer.loss_weights.au_gradient_penalty == 10.0 and trainer.au_lr_scale == 0.25
+
+
+def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
+    trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "128")
+    assert (critic.final_size, critic.au_final_size, critic.au_trunk_depth) == (4, 4, 5)
+    assert generator.draw_downsample == 2 and trainer == fast_trainer(128)
+
+
+def test_the_au_reading_of_the_fast_recipe_can_be_switched_back_by_flags() -> None:
+    trainer, _, critic = _configs(
+        "--recipe",
+        "fast",
+        "--image-size",
+        "64",
+        "--critic-au-trunk-conv-dim",
+        "none",
+        "--critic-au-trunk-depth",
+        "none",
+        "--au-lr-scale",
+        "1",
+        "--weight-au-gradient-penalty",
+        "0",
+    )
+    assert not critic.separate_au_trunk and critic.au_final_size == critic.final_size == 4
+    assert trainer.au_lr_scale == 1.0 and trainer.loss_weights.au_gradient_penalty == 0.0
 
 
 def test_fast_recipe_at_32_px_is_the_demo_recipe() -> None:
     trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "32")
     assert generator == GeneratorConfig(image_size=32, conv_dim=16, num_residual_blocks=2, attention_bias=3.0)
     assert critic == CriticConfig(image_size=32, conv_dim=16, depth=4)
-    assert trainer == TrainerConfig.fast()
+    assert trainer == TrainerConfig.fast() and trainer.au_lr_scale == 1.0
 
 
 def test_flags_presets_and_config_sections_override_the_recipe() -> None:
