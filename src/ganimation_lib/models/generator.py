@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -295,6 +297,13 @@ class Generator(nn.Module, PretrainedMixin):
     def num_aus(self) -> int:
         """Length of the AU vector this generator is conditioned on."""
         return self.config.num_aus
+
+    def export_onnx(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write this generator as an ONNX file: [`export_onnx`][ganimation_lib.models.onnx_export.export_onnx]
+        with its options (``opset``, ``dynamic_batch``, ``dynamic_size``, ...); needs the ``onnx`` extra."""
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path, **options)
 
     def check_inputs(self, images: Tensor, aus: Tensor) -> None:
         """Raise a ``ValueError`` naming the problem if ``images``/``aus`` cannot be fed to this generator."""
