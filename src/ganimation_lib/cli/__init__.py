@@ -26,6 +26,7 @@ _COMMANDS: tuple[str, ...] = (
     "faces",
     "edit",
     "animate",
+    "export",
     "demo",
 )
 
