@@ -29,7 +29,11 @@ def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
 
 def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
     trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "128")
-    assert (critic.final_size, critic.au_final_size, critic.au_trunk_depth) == (4, 4, 5)
+    # The AU reading sees the face at 64 px, as at 64 px: reduced 2x, 4 halvings to a 4x4 map.
+    assert (critic.au_trunk_input_downsample, critic.au_trunk_depth) == (2, 4)
+    assert (critic.final_size, critic.au_final_size) == (4, 4)
+    for size in (48, 96, 192, 256, 512):
+        assert fast_networks(size)[1].au_trunk_input_downsample in (1, 2, 4)  # a valid config at every size
     assert generator.draw_downsample == 2 and trainer == fast_trainer(128)
 
 

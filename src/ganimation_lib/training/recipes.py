@@ -66,10 +66,11 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     (``warp_range=0.15``: brows, lids and mouth corners move with their own colours instead of being
     repainted by the colour head), and it draws at half resolution (``draw_downsample=2``: the maps come from a
     network that sees the face at half size and are composed with the full-resolution input, so a CPU
-    trains 2.5× more iterations in the same time). The critic's AU head reads the face at full resolution on a
-    trunk of its own (32 base channels, a 4×4 map), trained at a quarter of the critic's learning rate and
-    smoothed against single pixels by [`fast_trainer`][ganimation_lib.training.recipes.fast_trainer]'s AU gradient
-    penalty: a head that sees the fine detail and that speckles cannot steer. Measured in ``docs/training.md``.
+    trains 2.5× more iterations in the same time). The critic's AU head reads the face at 64 px (full
+    resolution at 64 px, reduced 2× at 128 px) on a trunk of its own (32 base channels, a 4×4 map), trained
+    at a quarter of the critic's learning rate and smoothed against single pixels by
+    [`fast_trainer`][ganimation_lib.training.recipes.fast_trainer]'s AU gradient penalty: a head that sees
+    the fine detail and that speckles cannot steer. Measured in ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
@@ -92,6 +93,9 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         draw_downsample=2 if large else 1,
     )
     downsample = 2 if large else 1
+    # The AU reading sees the face at 64 px (reduced 2x at 128 px, 4x from 256 px): at 128 px a full-resolution
+    # trunk and its penalty's double backward made an iteration about five times slower.
+    au_downsample = 4 if image_size >= 256 else 2 if image_size >= 128 else 1
     critic = CriticConfig(
         image_size=image_size,
         num_aus=num_aus,
@@ -99,7 +103,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         depth=critic_depth_for(image_size // downsample, 4 if large else 2),
         input_downsample=downsample,
         au_trunk_conv_dim=32 if large else None,
-        au_trunk_depth=critic_depth_for(image_size, 4) if large else None,
+        au_trunk_depth=critic_depth_for(image_size // au_downsample, 4) if large else None,
+        au_trunk_input_downsample=au_downsample,
     )
     return generator, critic
 
