@@ -111,3 +111,11 @@ def test_faces_module_exports() -> None:
     ):
         assert name in faces.__all__ and getattr(faces, name) is not None, name
     assert "paste_results" in inference.__all__
+
+
+def test_onnx_export_names() -> None:
+    from ganimation_lib import Generator, models
+
+    for name in ("OnnxContract", "OnnxExtraMissingError", "export_onnx"):
+        assert name in models.__all__ and getattr(models, name) is not None, name
+    assert callable(Generator.export_onnx)

@@ -10,6 +10,9 @@ from .critic import Discriminator as Discriminator
 from .generator import Generator as Generator
 from .generator import GeneratorConfig as GeneratorConfig
 from .generator import GeneratorOutput as GeneratorOutput
+from .onnx_contract import OnnxContract as OnnxContract
+from .onnx_export import OnnxExtraMissingError as OnnxExtraMissingError
+from .onnx_export import export_onnx as export_onnx
 
 __all__ = [
     "XK",
@@ -20,6 +23,9 @@ __all__ = [
     "Generator",
     "GeneratorConfig",
     "GeneratorOutput",
+    "OnnxContract",
+    "OnnxExtraMissingError",
     "Residual",
+    "export_onnx",
     "init_official_",
 ]

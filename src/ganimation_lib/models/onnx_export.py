@@ -7,12 +7,13 @@ with ``GeneratorConfig.warp_range``): the fields of
 metadata ([`OnnxContract`][ganimation_lib.models.onnx_contract.OnnxContract]).
 
 **Exporter.** PyTorch's ``torch.export``-based exporter (``dynamo=True``, which needs ``onnxscript``), at opset
-[`DEFAULT_OPSET`][ganimation_lib.models.onnx_export.DEFAULT_OPSET] (18). Measured with torch 2.14 and onnxruntime
+`DEFAULT_OPSET` (18). Measured with torch 2.14 and onnxruntime
 1.32: the older TorchScript exporter (``dynamo=False``) is deprecated ("will be removed") and cannot export the
 anti-aliased reduction of ``draw_downsample`` (``aten::_upsample_bilinear2d_aa``, at any opset), which the fast
 recipe's generators use from 64 px up; the new one exports every kind (official, replicate, cyclegan, FiLM
 ``au_modulation``, the ``warp_range`` flow through ``GridSample``, ``draw_downsample`` through ``Resize`` with
-``antialias``, which needs opset 18). The graph holds no input checks: the generator's check for NaN AUs reads
+``antialias``, which exists from opset 18: asking for 17 silently gave an opset 18 file for the fast generator,
+so 18 is also the lowest accepted). The graph holds no input checks: the generator's check for NaN AUs reads
 tensor values, which a graph cannot, so a NaN in ``aus`` gives a NaN image; check inputs before running it.
 
 **Sizes.** The batch axis is dynamic by default. H and W are dynamic (multiples of
@@ -163,7 +164,7 @@ def export_onnx(
         generator: The generator (any device, dtype or mode; a ``DataParallel``/``DistributedDataParallel`` or
             ``torch.compile`` wrapper is unwrapped). It is not modified: a float32 CPU copy is exported.
         path: The file to write, ending in ``.onnx``; its folder is created if needed.
-        opset: The ONNX opset; ``None`` means [`DEFAULT_OPSET`][ganimation_lib.models.onnx_export.DEFAULT_OPSET]
+        opset: The ONNX opset; ``None`` means `DEFAULT_OPSET`
             (18, the lowest that holds every generator).
         dynamic_batch: Let the batch size vary (``False``: batch 1 only).
         dynamic_size: Let H and W vary (multiples of ``2**num_downsamplings × draw_downsample``). ``None``: where
