@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -73,3 +74,13 @@ def test_without_the_extra_the_command_says_what_to_install(
     err = capsys.readouterr().err
     assert err.startswith("ganimation export: error: exporting to ONNX needs the optional extra")
     assert "pip install 'ganimation_lib[onnx]'" in err
+
+
+def test_importing_the_library_and_its_command_line_does_not_import_onnx() -> None:
+    code = (
+        "import sys; import ganimation_lib, ganimation_lib.models, ganimation_lib.cli; "
+        "ganimation_lib.cli.build_parser(); print(sorted(m for m in ('onnx', 'onnxscript', 'onnxruntime') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
