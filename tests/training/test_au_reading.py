@@ -84,5 +84,9 @@ def test_a_run_with_its_own_au_reading_resumes_bit_for_bit(tmp_path: Path) -> No
 def test_resuming_with_another_au_lr_scale_says_which_setting_to_keep(tmp_path: Path) -> None:
     _trainer(tmp_path / "run", max_steps=2).fit(RandomAUData(length=4))
     other = _trainer(tmp_path / "other", max_steps=4, au_lr_scale=1.0)
+    before = {key: value.clone() for key, value in other.critic.state_dict().items()}
     with pytest.raises(ValueError, match=r"au_lr_scale is 1.0 here .*resume with the run's au_lr_scale"):
         other.fit(RandomAUData(length=4), resume_from=tmp_path / "run" / "checkpoints")
+    # Refused before anything was loaded: the trainer's networks are as they were.
+    assert all(torch.equal(value, before[key]) for key, value in other.critic.state_dict().items())
+    assert other.step == 0

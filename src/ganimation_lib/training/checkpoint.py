@@ -304,14 +304,7 @@ def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
         )
     for name, module in (("generator", trainer.generator), ("critic", trainer.critic)):
         check_same_config(name, getattr(module, "config", None), state.get(f"{name}_config") or {})
-    trainer.generator.load_state_dict(state["generator"])
-    trainer.critic.load_state_dict(state["critic"])
-    if trainer.ema is not None:
-        if state["ema"] is None:
-            trainer.ema.shadow.load_state_dict(state["generator"])  # EMA switched on at resume: start here
-        else:
-            trainer.ema.load_state_dict(state["ema"])
-    trainer.generator_optimizer.load_state_dict(state["generator_optimizer"])
+    # Checked before anything is loaded, so a refused resume leaves the trainer as it was.
     saved_groups = len(state["critic_optimizer"]["param_groups"])
     if saved_groups != len(trainer.critic_optimizer.param_groups):
         raise ValueError(
@@ -320,6 +313,14 @@ def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
             f"{trainer.config.au_lr_scale} here and was {'1' if saved_groups == 1 else 'not 1'} in the run; "
             "resume with the run's au_lr_scale (its run_config.json)"
         )
+    trainer.generator.load_state_dict(state["generator"])
+    trainer.critic.load_state_dict(state["critic"])
+    if trainer.ema is not None:
+        if state["ema"] is None:
+            trainer.ema.shadow.load_state_dict(state["generator"])  # EMA switched on at resume: start here
+        else:
+            trainer.ema.load_state_dict(state["ema"])
+    trainer.generator_optimizer.load_state_dict(state["generator_optimizer"])
     trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
     if state["generator_scaler"]:
         trainer.generator_scaler.load_state_dict(state["generator_scaler"])
