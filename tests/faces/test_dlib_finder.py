@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,6 @@ PHOTOS = {
 }
 
 
-@pytest.fixture(scope="module")
-def finder() -> DlibFaceFinder:
-    return DlibFaceFinder()
-
-
-def _photo(fixtures: Path, name: str) -> Image.Image:
-    with Image.open(fixtures / "photos" / name) as image:
-        return image.convert("RGB")
-
-
 def _check_landmarks(face: Face, margin: float = 0.05) -> None:
     """Every landmark inside the box (give or take ``margin`` of its size), in the documented order."""
     left, top, right, bottom = face.box
@@ -48,8 +39,10 @@ def _check_landmarks(face: Face, margin: float = 0.05) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PHOTOS))
-def test_finds_the_one_face_of_each_photo(finder: DlibFaceFinder, fixtures_dir: Path, name: str) -> None:
-    faces = finder(_photo(fixtures_dir, name))
+def test_finds_the_one_face_of_each_photo(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image], name: str
+) -> None:
+    faces = finder(open_photo(name))
     assert len(faces) == 1, faces
     (x, y), (narrowest, widest) = PHOTOS[name]
     face = faces[0]
@@ -62,8 +55,10 @@ def test_finds_the_one_face_of_each_photo(finder: DlibFaceFinder, fixtures_dir: 
 
 
 @pytest.mark.parametrize("name", sorted(PHOTOS))
-def test_mirroring_the_photo_mirrors_the_face(finder: DlibFaceFinder, fixtures_dir: Path, name: str) -> None:
-    photo = _photo(fixtures_dir, name)
+def test_mirroring_the_photo_mirrors_the_face(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image], name: str
+) -> None:
+    photo = open_photo(name)
     (face,), (mirrored,) = finder(photo), finder(ImageOps.mirror(photo))
     width, tolerance = photo.width, 0.1 * face.width
     assert mirrored.box[0] == pytest.approx(width - face.box[2], abs=tolerance)
@@ -75,10 +70,12 @@ def test_mirroring_the_photo_mirrors_the_face(finder: DlibFaceFinder, fixtures_d
     _check_landmarks(mirrored)
 
 
-def test_five_point_eyes_agree_with_the_68_point_model(finder: DlibFaceFinder, fixtures_dir: Path) -> None:
+def test_five_point_eyes_agree_with_the_68_point_model(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]
+) -> None:
     wide = DlibFaceFinder(landmarks="68-point")
     for name in ("0-f1-su-ph.jpg", "single_face.jpg"):  # frontal faces: both models see both eyes
-        photo = _photo(fixtures_dir, name)
+        photo = open_photo(name)
         (five,), (sixty_eight,) = finder(photo), wide(photo)
         assert sixty_eight.estimated == ()
         _check_landmarks(sixty_eight)
@@ -89,9 +86,11 @@ def test_five_point_eyes_agree_with_the_68_point_model(finder: DlibFaceFinder, f
         assert np.abs(np.array(five.landmarks[3:]) - np.array(sixty_eight.landmarks[3:])).max() < distance / 3
 
 
-def test_finds_each_face_of_a_group_photo_left_to_right(finder: DlibFaceFinder, fixtures_dir: Path) -> None:
+def test_finds_each_face_of_a_group_photo_left_to_right(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]
+) -> None:
     names = sorted(PHOTOS)
-    photos = [_photo(fixtures_dir, name).resize((512, 512)) for name in names]
+    photos = [open_photo(name).resize((512, 512)) for name in names]
     group = Image.new("RGB", (512 * len(photos), 512))
     for index, photo in enumerate(photos):
         group.paste(photo, (512 * index, 0))
@@ -128,16 +127,16 @@ def test_an_image_without_a_face_gives_an_empty_list(finder: DlibFaceFinder) -> 
     assert finder(Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))) == []
 
 
-def test_any_image_mode_is_read_as_rgb(finder: DlibFaceFinder, fixtures_dir: Path) -> None:
-    photo = _photo(fixtures_dir, "single_face.jpg")
+def test_any_image_mode_is_read_as_rgb(finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]) -> None:
+    photo = open_photo("single_face.jpg")
     (rgb,), (grey,) = finder(photo), finder(photo.convert("L"))
     assert grey.box == pytest.approx(rgb.box, abs=0.1 * rgb.width)
 
 
 def test_a_large_photo_is_scaled_down_for_detection_and_landmarked_at_full_size(
-    finder: DlibFaceFinder, fixtures_dir: Path
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]
 ) -> None:
-    photo = _photo(fixtures_dir, "0-f1-su-ph.jpg")  # 512 px
+    photo = open_photo("0-f1-su-ph.jpg")  # 512 px
     (face,) = finder(photo)
     large = photo.resize((2048, 2048), Image.Resampling.BICUBIC)  # above detect_size=1024: detected at 1024 px
     for found in (finder(large), DlibFaceFinder(detect_size=None)(large)):

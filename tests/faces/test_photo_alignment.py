@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +19,6 @@ pytest.importorskip("dlib", reason="the faces extra is not installed: pip instal
 pytestmark = pytest.mark.fixtures
 
 
-@pytest.fixture(scope="module")
-def finder() -> DlibFaceFinder:
-    return DlibFaceFinder()
-
-
-def _photo(fixtures: Path, name: str) -> Image.Image:
-    with Image.open(fixtures / "photos" / name) as image:
-        return image.convert("RGB")
-
-
 def _moved(photo: Image.Image, angle: float, scale: float, shift: tuple[int, int]) -> Image.Image:
     """``photo`` rotated by ``angle`` degrees, scaled and placed at ``shift`` on a larger grey canvas."""
     turned = photo.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
@@ -37,8 +28,10 @@ def _moved(photo: Image.Image, angle: float, scale: float, shift: tuple[int, int
     return canvas
 
 
-def test_a_rotated_scaled_shifted_photo_aligns_to_the_same_crop(finder: DlibFaceFinder, fixtures_dir: Path) -> None:
-    photo = _photo(fixtures_dir, "single_face.jpg")
+def test_a_rotated_scaled_shifted_photo_aligns_to_the_same_crop(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]
+) -> None:
+    photo = open_photo("single_face.jpg")
     moved = _moved(photo, angle=15, scale=0.8, shift=(90, 40))
     crops = []
     for picture in (photo, moved):
@@ -53,8 +46,10 @@ def test_a_rotated_scaled_shifted_photo_aligns_to_the_same_crop(finder: DlibFace
     assert np.abs(pixels[0] - pixels[1])[20:108, 20:108].mean() < 12  # the same face, resampled differently
 
 
-def test_an_unedited_crop_warped_back_leaves_the_photo_unchanged(finder: DlibFaceFinder, fixtures_dir: Path) -> None:
-    photo = _photo(fixtures_dir, "0-f1-su-ph.jpg")
+def test_an_unedited_crop_warped_back_leaves_the_photo_unchanged(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image]
+) -> None:
+    photo = open_photo("0-f1-su-ph.jpg")
     (face,) = finder(photo)
     transform = alignment_transform(face, 128)
     back = np.asarray(paste_face(photo, crop_face(photo, transform, 128), transform), int)
@@ -68,9 +63,11 @@ def test_an_unedited_crop_warped_back_leaves_the_photo_unchanged(finder: DlibFac
     assert np.array_equal(back[far], before[far])
 
 
-def test_a_group_photo_gets_every_face_edited(finder: DlibFaceFinder, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_a_group_photo_gets_every_face_edited(
+    finder: DlibFaceFinder, open_photo: Callable[[str], Image.Image], tmp_path: Path
+) -> None:
     names = ("0-f1-su-ph.jpg", "single_face.jpg")
-    photos = [_photo(fixtures_dir, name) for name in names]
+    photos = [open_photo(name) for name in names]
     canvas = Image.new("RGB", (sum(p.width for p in photos) + 60, max(p.height for p in photos) + 40), (30, 90, 40))
     canvas.paste(photos[0], (20, 20))
     canvas.paste(photos[1], (40 + photos[0].width, 10))
