@@ -10,7 +10,7 @@ from ganimation_lib.cli import build_parser
 from ganimation_lib.cli.help_text import terminal_text
 from ganimation_lib.training import TrainerConfig
 
-COMMANDS = ("prepare", "synthetic", "convert", "train", "evaluate", "edit", "animate", "faces", "export", "demo")
+COMMANDS = ("prepare", "synthetic", "convert", "train", "evaluate", "edit", "animate", "faces", "export", "app", "demo")
 # Sphinx roles, reST literals and Markdown cross-references belong to the docs site, not to a terminal.
 MARKUP = re.compile(r":(?:class|meth|func|mod|attr|data|exc):|``|\]\[")
 

@@ -27,6 +27,7 @@ _COMMANDS: tuple[str, ...] = (
     "edit",
     "animate",
     "export",
+    "app",
     "demo",
 )
 
