@@ -175,7 +175,7 @@ class Editor:
         return self._photo[1]
 
     def _where(self, photo: str | Path | Image.Image, mode: str, box: str) -> tuple[Image.Image, dict[str, Any]]:
-        """The photo and the ``edit_results``/``animate`` arguments that say which part of it to edit."""
+        """The photo and the ``animate`` arguments that say which part of it to edit (``box`` or ``faces``)."""
         image = photo if isinstance(photo, Image.Image) else self.photo(photo)
         if mode == WHOLE_IMAGE:
             return image, {}
@@ -214,6 +214,8 @@ class Editor:
         """
         target = au_vector(values, self.au_names)
         image, where = self._where(photo, mode, box)
+        if "box" in where:  # edit_results takes a box per image
+            where = {"boxes": [where.pop("box")]}
         results: list[EditResult] = edit_results(self.generator, [image], target, **where)
         edited = paste_results(image, results)
         attention = [to_pil(attention_heatmap(r.attention)) for r in results]

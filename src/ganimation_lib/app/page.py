@@ -220,14 +220,17 @@ def build_app(
 
         inputs = [photo_input, mode, box, *sliders]
         outputs = [result, attention, colour, au_text, status]
-        edit = _guarded(render)
-        photo_input.change(edit, inputs, outputs)
-        mode.change(edit, inputs, outputs)
-        box.submit(edit, inputs, outputs)
+        # One edit at a time (the editor keeps the last photo), and a release during an edit is not dropped:
+        # the last one runs when the edit before it ends.
+        edit = {"fn": _guarded(render), "inputs": inputs, "outputs": outputs, "concurrency_id": "edit"}
+        latest = {**edit, "trigger_mode": "always_last"}
+        photo_input.change(**edit)
+        mode.change(**edit)
+        box.submit(**edit)
         for slider in sliders:
-            slider.release(edit, inputs, outputs)
+            slider.release(**latest)
         for event in (expression.input, intensity.release):
-            event(_guarded(preset), [expression, intensity], sliders).then(edit, inputs, outputs)
+            event(_guarded(preset), [expression, intensity], sliders, trigger_mode="always_last").then(**edit)
         animate_button.click(_guarded(make_gif), [photo_input, mode, box, frames, *sliders], animation)
-        blocks.load(edit, inputs, outputs)
+        blocks.load(**edit)
     return cast("gradio.Blocks", blocks)
