@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["EXAMPLE_FACES", "build_app", "example_faces"]
 
 _COLUMNS = 3  # columns of AU sliders
+_PICTURE_HEIGHT = 280  # pixels of the photo, result and map panels
 
 #: How many synthetic faces the page offers as example pictures.
 EXAMPLE_FACES = 6
@@ -163,6 +164,7 @@ def build_app(
                     image_mode=None,
                     sources=["upload", "clipboard"],
                     label="Photo",
+                    height=_PICTURE_HEIGHT,
                     elem_id="photo",
                 )
                 _refuse_unreadable(gr, photo_input)
@@ -178,9 +180,15 @@ def build_app(
                 gr.Examples([[str(p), WHOLE_IMAGE] for p in pictures], inputs=[photo_input, mode], label="Pictures")
             with gr.Column(scale=2):
                 with gr.Row():
-                    result = gr.Image(label="Result", interactive=False, format="png", elem_id="result")
-                    attention = gr.Image(label="Attention", interactive=False, format="png", elem_id="attention")
-                    colour = gr.Image(label="Colour", interactive=False, format="png", elem_id="colour")
+                    result = gr.Image(
+                        label="Result", interactive=False, format="png", height=_PICTURE_HEIGHT, elem_id="result"
+                    )
+                    attention = gr.Image(
+                        label="Attention", interactive=False, format="png", height=_PICTURE_HEIGHT, elem_id="attention"
+                    )
+                    colour = gr.Image(
+                        label="Colour", interactive=False, format="png", height=_PICTURE_HEIGHT, elem_id="colour"
+                    )
                 status = gr.Markdown(elem_id="status")
                 au_text = gr.Textbox(
                     value=au_argument([0.0] * len(names), names),

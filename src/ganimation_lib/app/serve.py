@@ -13,10 +13,16 @@ from .extra import require_gradio
 if TYPE_CHECKING:
     import gradio
 
-__all__ = ["MAX_UPLOAD", "launch_app", "offline_theme"]
+__all__ = ["APP_CSS", "MAX_UPLOAD", "launch_app", "offline_theme"]
 
 #: The largest upload the server takes (the library refuses pictures above 50 megapixels anyway).
 MAX_UPLOAD = "64mb"
+
+
+#: Pictures fill their panels: a 32 px model's output is drawn as large as a photo's.
+APP_CSS = """
+#photo img, #result img, #attention img, #colour img { width: 100%; height: 100%; object-fit: contain; }
+"""
 
 
 def offline_theme() -> gradio.themes.Base:
@@ -53,6 +59,7 @@ def launch_app(
         "prevent_thread_lock": not block,
         "quiet": quiet,
         "theme": offline_theme(),
+        "css": APP_CSS,
         "ssr_mode": False,
         "pwa": False,
         "mcp_server": False,
