@@ -113,3 +113,17 @@ def test_importing_the_library_and_its_command_line_does_not_import_gradio() -> 
     code = "import sys, ganimation_lib, ganimation_lib.cli, ganimation_lib.app; print('gradio' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_a_port_in_use_is_said_plainly(saved_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("gradio", reason="the app extra is not installed")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["app", str(saved_model), "--port", str(port), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"ganimation app: error: cannot serve on 127.0.0.1:{port}" in err and "choose another --port" in err
+    assert "Traceback" not in err

@@ -49,13 +49,15 @@ _INTRO = (
 
 
 def example_faces(folder: str | Path, count: int = EXAMPLE_FACES, size: int = 128) -> list[Path]:
-    """Write ``count`` neutral synthetic faces (PNG, ``size`` px) to ``folder``; the page offers them as pictures.
+    """Write ``count`` neutral synthetic faces (PNG, ``size`` px) to ``folder`` (made if missing); the page offers
+    them as pictures.
 
     Examples:
         >>> import tempfile
         >>> [p.name for p in example_faces(tempfile.mkdtemp(), count=2, size=32)]
         ['synthetic-0.png', 'synthetic-1.png']
     """
+    Path(folder).mkdir(parents=True, exist_ok=True)
     faces = SyntheticFaces(num_identities=count, items_per_identity=1, image_size=size)
     neutral = torch.zeros(len(faces.au_names))
     paths = []

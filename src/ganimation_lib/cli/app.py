@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     from ..app.serve import launch_app
 
     blocks = build_app(generator, photo=args.photo)
-    print(f"ganimation app: serving {args.model} on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
-    launch_app(blocks, host=args.host, port=args.port, quiet=True)
+    try:
+        url = launch_app(blocks, host=args.host, port=args.port, block=False, quiet=True)
+    except OSError as error:  # the port is taken, or the host is not an address of this machine
+        raise ValueError(f"cannot serve on {args.host}:{args.port}: {error}; choose another --port or --host") from None
+    print(f"ganimation app: serving {args.model} on {url} (Ctrl+C stops it)", flush=True)
+    blocks.block_thread()  # until Ctrl+C, which closes the server
     return 0
