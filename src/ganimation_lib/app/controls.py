@@ -11,7 +11,7 @@ Examples:
     >>> values = preset_values("happy", 1.0, AU_NAMES)
     >>> au_argument(values, AU_NAMES)
     '--au AU06=2.5,AU12=3.5,AU25=1.5'
-    >>> float(au_vector(values, AU_NAMES)[8])
+    >>> round(float(au_vector(values, AU_NAMES)[8]), 4)  # AU12: 3.5 / 5
     0.7
 """
 
