@@ -171,3 +171,19 @@ def test_a_model_with_recorded_au_names_gets_those_sliders(tmp_path: Path) -> No
     editor = Editor(Generator.from_pretrained(tmp_path / "g"), finder=None)
     assert editor.au_names == ("AU06", "AU12")
     assert editor.views(_photo(), [2.5, 3.5], WHOLE_IMAGE).result.size == (80, 60)
+
+
+@pytest.mark.fixtures
+def test_find_faces_edits_the_face_of_a_real_photo_and_leaves_the_corners(
+    generator: Generator, fixtures_dir: Path
+) -> None:
+    pytest.importorskip("dlib", reason="the faces extra is not installed")
+    photo = fixtures_dir / "photos" / "single_face.jpg"
+    editor = Editor(generator)  # the built-in finder
+    assert FIND_FACES in editor.face_modes
+    views = editor.views(photo, HAPPY, FIND_FACES)
+    with Image.open(photo) as image:
+        original = _pixels(image)
+    changed = np.abs(_pixels(views.result) - original).max(axis=2) > 0
+    assert views.faces == 1 and changed.any()
+    assert not changed[:20, :20].any() and not changed[-20:, -20:].any()
