@@ -138,6 +138,7 @@ def _external(urls: list[str]) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_editing_in_the_browser(browser: Any, server: tuple[str, Path], face_png: Path, tmp_path: Path) -> None:
     url, network = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -188,6 +189,7 @@ def test_editing_in_the_browser(browser: Any, server: tuple[str, Path], face_png
     page.close()
 
 
+@pytest.mark.slow
 def test_files_that_are_not_images_are_said_in_the_page(browser: Any, server: tuple[str, Path], tmp_path: Path) -> None:
     url, _ = server
     page = browser.new_page()
