@@ -2,9 +2,9 @@
 
 The app runs as the command a user types, on a free local port; the test uploads a synthetic face, moves a
 slider, and checks that the picture changes, and changes again for a second position; it also picks a preset,
-renders the GIF, uploads a file that is not an image, and checks that neither the page nor the server asked
-for anything outside this machine. A screenshot of the page is written to ``$GANIMATION_APP_SCREENSHOTS``
-(default: the test's temporary folder).
+renders the GIF, types a bad face box and uploads files that are not images, and checks that neither the page
+nor the server asked for anything outside this machine. A screenshot of the page is written to
+``$GANIMATION_APP_SCREENSHOTS`` (default: the test's temporary folder).
 
 Skipped without Playwright or without a Chromium binary (Debian: ``apt install chromium``; Playwright's own
 browser download is not needed). ``GANIMATION_CHROMIUM`` names another binary.
@@ -190,11 +190,26 @@ def test_editing_in_the_browser(browser: Any, server: tuple[str, Path], face_png
 
 
 @pytest.mark.slow
-def test_files_that_are_not_images_are_said_in_the_page(browser: Any, server: tuple[str, Path], tmp_path: Path) -> None:
+def test_mistakes_are_said_in_the_page_and_keep_the_picture(
+    browser: Any, server: tuple[str, Path], face_png: Path, tmp_path: Path
+) -> None:
     url, _ = server
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector("#slider-AU12", timeout=STEP_LIMIT_MS)
+    page.click("#face-mode label:has-text('whole image')")
+    page.set_input_files("#photo input[type=file]", str(face_png))
+    page.wait_for_selector("#result img", timeout=STEP_LIMIT_MS)
+    src = page.get_attribute("#result img", "src")
+
+    page.click("#face-mode label:has-text('box')")
+    page.wait_for_selector("#status:has-text('Type the face box')", timeout=STEP_LIMIT_MS)
+    page.fill("#face-box textarea", "oops")
+    page.press("#face-box textarea", "Enter")
+    page.wait_for_selector("#status:has-text(\"Not edited: face box 'oops'\")", timeout=STEP_LIMIT_MS)
+    page.wait_for_selector(".toast-body:has-text('four pixel numbers')", timeout=STEP_LIMIT_MS)
+    assert page.get_attribute("#result img", "src") == src  # the last good picture stays
+
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
     page.set_input_files("#photo input[type=file]", str(notes))
@@ -204,5 +219,5 @@ def test_files_that_are_not_images_are_said_in_the_page(browser: Any, server: tu
     fake.write_text("not a picture")
     page.set_input_files("#photo input[type=file]", str(fake))
     toast = page.wait_for_selector(".toast-body:has-text('fake.png is not an image')", timeout=STEP_LIMIT_MS)
-    assert "Traceback" not in toast.inner_text()
+    assert "Traceback" not in page.inner_text("body") and "Traceback" not in toast.inner_text()
     page.close()

@@ -127,3 +127,17 @@ def test_a_port_in_use_is_said_plainly(saved_model: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert f"ganimation app: error: cannot serve on 127.0.0.1:{port}" in err and "choose another --port" in err
     assert "Traceback" not in err
+
+
+def test_edits_and_animations_run_one_at_a_time(generator: Generator) -> None:
+    pytest.importorskip("gradio", reason="the app extra is not installed")
+    blocks = build_app(generator, finder=None)
+    ids = _elem_ids(blocks.get_config_file())
+    uses_the_editor = {"photo", "face-mode", "face-box", "animate", *(f"slider-{name}" for name in AU_NAMES)}
+    queues = {
+        (function.concurrency_id, function.concurrency_limit)
+        for function in blocks.fns.values()
+        for target, _ in function.targets
+        if ids.get(target) in uses_the_editor
+    }
+    assert queues == {("edit", 1)}

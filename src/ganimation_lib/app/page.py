@@ -3,8 +3,8 @@
 This module only wires components to the editor's methods; what an edit computes is
 [`ganimation_lib.app.editor`][ganimation_lib.app.editor] and
 [`ganimation_lib.app.controls`][ganimation_lib.app.controls], which do not import Gradio. Errors the user can fix
-(no face found, a file that is not an image, a bad face box) are raised as ``gradio.Error``, which the page shows
-as a message; nothing else leaves a callback.
+(no face found, a file that is not an image, a bad face box) are shown as a warning and in the status line, and
+the last good picture stays; an upload that does not decode is a ``gradio.Error``. No traceback reaches the page.
 
 Every component the browser test drives has an ``elem_id``: ``photo``, ``face-mode``, ``face-box``,
 ``expression``, ``intensity``, ``slider-AU12`` (one per AU), ``result``, ``attention``, ``colour``, ``au-text``,
@@ -28,7 +28,7 @@ from ..data.synthetic import SyntheticFaces
 from ..faces.dlib_finder import FacesExtraMissingError
 from ..faces.face import FaceFinder
 from .controls import INTENSITY_MAX, SLIDER_STEP, au_argument, au_sliders, preset_values
-from .editor import FIND_FACES, WHOLE_IMAGE, Editor
+from .editor import BOX, FIND_FACES, WHOLE_IMAGE, Editor
 from .extra import require_gradio
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = ["EXAMPLE_FACES", "build_app", "example_faces"]
 
 _COLUMNS = 3  # columns of AU sliders
 _PICTURE_HEIGHT = 280  # pixels of the photo, result and map panels
+_ONE_AT_A_TIME: dict[str, Any] = {"concurrency_id": "edit", "concurrency_limit": 1}  # the events that run the model
 
 #: How many synthetic faces the page offers as example pictures.
 EXAMPLE_FACES = 6
@@ -68,15 +69,22 @@ def example_faces(folder: str | Path, count: int = EXAMPLE_FACES, size: int = 12
     return paths
 
 
-def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` with the errors a user can fix raised as ``gradio.Error`` (shown in the page)."""
+def _guarded(function: Callable[..., Any], kept: Callable[[str], Any] | None = None) -> Callable[..., Any]:
+    """``function`` with the errors a user can fix said in the page, never as a traceback.
+
+    With ``kept``, the error is a warning and the event returns ``kept(message)`` (``gradio.skip()`` keeps an
+    output as it was, so the last good picture stays); without, it is a ``gradio.Error``.
+    """
     gr = require_gradio()
 
     def run(*args: Any) -> Any:
         try:
             return function(*args)
         except (ValueError, FileNotFoundError, FacesExtraMissingError) as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            if kept is None:
+                raise gr.Error(str(error), print_exception=False) from None
+            gr.Warning(str(error))
+            return kept(str(error))
 
     return run
 
@@ -141,6 +149,8 @@ def build_app(
         text = au_argument(values, names)
         if photo_path is None:
             return None, None, None, text, "Upload a photo or pick a picture below."
+        if mode == BOX and not box.strip():
+            return gr.skip(), gr.skip(), gr.skip(), text, "Type the face box as LEFT,TOP,RIGHT,BOTTOM and press Enter."
         start = time.perf_counter()
         views = editor.views(photo_path, values, mode, box)
         took = (time.perf_counter() - start) * 1000
@@ -230,9 +240,10 @@ def build_app(
 
         inputs = [photo_input, mode, box, *sliders]
         outputs = [result, attention, colour, au_text, status]
-        # One edit at a time (the editor keeps the last photo), and a release during an edit is not dropped:
-        # the last one runs when the edit before it ends.
-        edit = {"fn": _guarded(render), "inputs": inputs, "outputs": outputs, "concurrency_id": "edit"}
+        # One edit or animation at a time (the editor keeps the last photo), and a release during an edit is not
+        # dropped: the last one runs when the edit before it ends.
+        not_edited = _guarded(render, lambda message: (*[gr.skip()] * 3, gr.skip(), f"Not edited: {message}"))
+        edit = {"fn": not_edited, "inputs": inputs, "outputs": outputs, **_ONE_AT_A_TIME}
         latest = {**edit, "trigger_mode": "always_last"}
         photo_input.change(**edit)
         mode.change(**edit)
@@ -241,6 +252,11 @@ def build_app(
             slider.release(**latest)
         for event in (expression.input, intensity.release):
             event(_guarded(preset), [expression, intensity], sliders, trigger_mode="always_last").then(**edit)
-        animate_button.click(_guarded(make_gif), [photo_input, mode, box, frames, *sliders], animation)
+        animate_button.click(
+            _guarded(make_gif, lambda _message: gr.skip()),
+            [photo_input, mode, box, frames, *sliders],
+            animation,
+            **_ONE_AT_A_TIME,
+        )
         blocks.load(**edit)
     return cast("gradio.Blocks", blocks)
