@@ -202,27 +202,41 @@ class GANimationObjective:
 
         return self.weights.gradient_penalty * gradient_penalty(score, real, fake)
 
-    def critic_terms(self, step: CriticStep, critic: Callable[[Tensor], CriticOutput]) -> dict[str, Tensor]:
+    def critic_terms(
+        self,
+        step: CriticStep,
+        critic: Callable[[Tensor], CriticOutput],
+        *,
+        gradient_penalty_scale: float = 1.0,
+        au_penalty_scale: float = 1.0,
+    ) -> dict[str, Tensor]:
         """The critic phase's weighted terms: ``wgan``, ``aus``, ``gradient_penalty`` (in ``"critic_step"``
         mode), ``au_gradient_penalty`` (when weighted), then the custom critic terms.
 
         Args:
             step: The critic's outputs on real and generated faces (``step.fake`` in float32).
             critic: The critic as it is trained (wrapped or not), for the gradient penalty.
+            gradient_penalty_scale: Multiplies the gradient penalty's weight; 0 leaves the term out (not
+                computed). Lazy regularisation passes the interval on the steps where it is due
+                ([`TrainerConfig.penalty_scales`][ganimation_lib.training.config.TrainerConfig.penalty_scales]).
+            au_penalty_scale: The same for the AU gradient penalty.
         """
         w = self.weights
         terms: dict[str, Tensor] = {
             "wgan": w.adversarial * wgan_critic_loss(step.real_judged.score, step.fake_judged.score),
             "aus": w.expression * expression_loss(step.real_judged.aus, step.aus, self.expression_form),
         }
-        if not self.separate_gradient_penalty:
-            terms["gradient_penalty"] = self.gradient_penalty_term(critic, step.real, step.fake)
-        if w.au_gradient_penalty:
+        if not self.separate_gradient_penalty and gradient_penalty_scale:
+            terms["gradient_penalty"] = gradient_penalty_scale * self.gradient_penalty_term(
+                critic, step.real, step.fake
+            )
+        if w.au_gradient_penalty and au_penalty_scale:
 
             def regress(x: Tensor) -> Tensor:
                 return critic(x).aus
 
-            terms["au_gradient_penalty"] = w.au_gradient_penalty * au_gradient_penalty(regress, step.real)
+            weight = w.au_gradient_penalty * au_penalty_scale
+            terms["au_gradient_penalty"] = weight * au_gradient_penalty(regress, step.real)
         for name, term in self.critic_losses.items():
             terms[name] = term(step).float()
         return terms

@@ -82,6 +82,13 @@ class TrainerConfig(ConfigMixin):
             and AU terms, the penalty is computed with the updated critic and takes a second optimizer step,
             as the official code does. ``"critic_step"`` adds the penalty to the critic loss (one forward
             pass and one step fewer; the fast recipe uses it).
+        gradient_penalty_interval: Lazy regularisation (StyleGAN2's lazy R1): the gradient penalty is computed
+            on every ``k``-th critic step only, with its weight multiplied by ``k``, so its expected weight is
+            unchanged and its double backward costs ``1/k`` (official 1: every step). In ``"separate_step"`` mode
+            the penalty's own optimizer step is skipped on the other steps.
+        au_penalty_interval: The same for the AU gradient penalty
+            (``LossWeights.au_gradient_penalty``), whose double backward through the AU trunk is the largest
+            cost of the fast recipe's critic step at 64 px.
         critic_warmup_steps: Iterations at the start during which only the critic trains (its AU head then
             gives the generator a meaningful expression signal); 0 = none (official).
         ema_decay: Generator EMA decay (e.g. 0.999); ``None`` = no EMA. The EMA weights are the ones used
@@ -120,6 +127,8 @@ class TrainerConfig(ConfigMixin):
     lr_constant: int = 20
     lr_decay: int = 10
     gradient_penalty_mode: GradientPenaltyMode = "separate_step"
+    gradient_penalty_interval: int = 1
+    au_penalty_interval: int = 1
     critic_warmup_steps: int = 0
     ema_decay: float | None = None
     grad_clip: float | None = None
@@ -157,6 +166,8 @@ class TrainerConfig(ConfigMixin):
         for name in (
             "batch_size",
             "n_critic",
+            "gradient_penalty_interval",
+            "au_penalty_interval",
             "max_nonfinite_steps",
             "keep_checkpoints",
             "log_every",
@@ -297,6 +308,21 @@ class TrainerConfig(ConfigMixin):
             by_epochs = max_epochs * batches_per_epoch
             max_steps = by_epochs if max_steps is None else min(max_steps, by_epochs)
         return max_steps, max_epochs
+
+    def penalty_scales(self, step: int) -> tuple[float, float]:
+        """The multipliers of the gradient penalty and of the AU gradient penalty at 0-based critic ``step``:
+        the interval on the steps where a penalty is due, 0 (not computed) on the others.
+
+        Examples:
+            >>> config = TrainerConfig(au_penalty_interval=4)
+            >>> [config.penalty_scales(step) for step in range(3)]
+            [(1.0, 4.0), (1.0, 0.0), (1.0, 0.0)]
+        """
+
+        def scale(interval: int) -> float:
+            return float(interval) if step % interval == 0 else 0.0
+
+        return scale(self.gradient_penalty_interval), scale(self.au_penalty_interval)
 
     def objective(
         self,

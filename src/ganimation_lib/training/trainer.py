@@ -263,9 +263,13 @@ class Trainer:
         with self.precision.autocast():
             real_out, fake_out = self._train_critic(real), self._train_critic(fake)
         step = CriticStep(batch, real, aus, target, fake.float(), real_out, fake_out)
-        metrics, ok = self._optimize("critic", self.objective.critic_terms(step, self._train_critic))
-        if ok and self.objective.separate_gradient_penalty:
-            penalty = self.objective.gradient_penalty_term(self._train_critic, real, step.fake)
+        gp_scale, au_scale = self.config.penalty_scales(self.step)
+        terms = self.objective.critic_terms(
+            step, self._train_critic, gradient_penalty_scale=gp_scale, au_penalty_scale=au_scale
+        )
+        metrics, ok = self._optimize("critic", terms)
+        if ok and self.objective.separate_gradient_penalty and gp_scale:
+            penalty = gp_scale * self.objective.gradient_penalty_term(self._train_critic, real, step.fake)
             penalty_metrics, ok = self._optimize("critic", {"gradient_penalty": penalty}, total=False)
             metrics.update(penalty_metrics)
         return metrics, ok
