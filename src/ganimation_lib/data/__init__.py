@@ -18,6 +18,9 @@ from .labels import write_ids as write_ids
 from .openface import OpenFaceCSV as OpenFaceCSV
 from .openface import OpenFaceFace as OpenFaceFace
 from .openface import read_openface_csv as read_openface_csv
+from .openface_runner import OpenFaceRunError as OpenFaceRunError
+from .openface_runner import check_openface_binary as check_openface_binary
+from .openface_runner import run_face_landmark_img as run_face_landmark_img
 from .prepare import PrepareSummary as PrepareSummary
 from .prepare import prepare_openface as prepare_openface
 from .sample import AUSample as AUSample
@@ -36,11 +39,13 @@ __all__ = [
     "DatasetReport",
     "OpenFaceCSV",
     "OpenFaceFace",
+    "OpenFaceRunError",
     "PrepareSummary",
     "RandomOtherTarget",
     "SyntheticFaces",
     "TargetSampler",
     "UnsafePickleError",
+    "check_openface_binary",
     "contact_sheet",
     "identity_from_name",
     "load_image",
@@ -51,6 +56,7 @@ __all__ = [
     "read_labels",
     "read_official_pickle",
     "read_openface_csv",
+    "run_face_landmark_img",
     "write_attributes_txt",
     "write_au_table",
     "write_ids",

@@ -8,8 +8,10 @@ draws what was found; [`select_faces`][ganimation_lib.faces.selection.select_fac
 [`ganimation_lib.faces.align`][ganimation_lib.faces.align] aligns a face to the model's crop the way the training
 crops were made ([`alignment_transform`][ganimation_lib.faces.align.alignment_transform],
 [`crop_face`][ganimation_lib.faces.align.crop_face]) and blends an edited crop back into the photo
-([`paste_face`][ganimation_lib.faces.align.paste_face]). The guide, with the measurements behind the choice of
-backend and the canonical crop: docs/faces.md.
+([`paste_face`][ganimation_lib.faces.align.paste_face]).
+[`align_folder`][ganimation_lib.faces.training_crops.align_folder] turns a folder of raw photos into training
+crops with a manifest ([`crop_manifest`][ganimation_lib.faces.crop_manifest]). The guide, with the measurements
+behind the choice of backend and the canonical crop: docs/faces.md.
 
 Examples:
     >>> from PIL import Image
@@ -29,6 +31,9 @@ from .align import face_footprint as face_footprint
 from .align import feather_mask as feather_mask
 from .align import paste_face as paste_face
 from .align import warp_to_photo as warp_to_photo
+from .crop_manifest import CropRecord as CropRecord
+from .crop_manifest import read_crop_manifest as read_crop_manifest
+from .crop_manifest import write_crop_manifest as write_crop_manifest
 from .dlib_finder import INSTALL_HINT as INSTALL_HINT
 from .dlib_finder import DlibFaceFinder as DlibFaceFinder
 from .dlib_finder import FacesExtraMissingError as FacesExtraMissingError
@@ -38,25 +43,34 @@ from .face import Face as Face
 from .face import FaceFinder as FaceFinder
 from .selection import NoFaceFoundError as NoFaceFoundError
 from .selection import select_faces as select_faces
+from .training_crops import AlignReport as AlignReport
+from .training_crops import align_folder as align_folder
+from .training_crops import list_photos as list_photos
 
 __all__ = [
     "CANONICAL_FACE",
     "INSTALL_HINT",
     "LANDMARK_NAMES",
+    "AlignReport",
     "CanonicalFace",
+    "CropRecord",
     "DlibFaceFinder",
     "Face",
     "FaceFinder",
     "FacesExtraMissingError",
     "NoFaceFoundError",
     "SimilarityTransform",
+    "align_folder",
     "alignment_transform",
     "crop_face",
     "draw_faces",
     "estimate_similarity",
     "face_footprint",
     "feather_mask",
+    "list_photos",
     "paste_face",
+    "read_crop_manifest",
     "select_faces",
     "warp_to_photo",
+    "write_crop_manifest",
 ]
