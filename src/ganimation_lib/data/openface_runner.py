@@ -103,7 +103,8 @@ def run_face_landmark_img(
         raise FileNotFoundError(f"the folder of images {str(source)!r} for OpenFace is not a folder")
     log = target / LOG_NAME
     command = openface_command(program, source, target, extra_args)
-    with writing(log):
+    failure = ""
+    with writing(log):  # errors writing the log; those of starting the program are reported below, not as these
         target.mkdir(parents=True, exist_ok=True)
         with open(log, "wb") as output:
             try:
@@ -111,10 +112,13 @@ def run_face_landmark_img(
                     command, stdout=output, stderr=subprocess.PIPE, timeout=timeout, check=False, shell=False
                 )
             except subprocess.TimeoutExpired:
-                raise OpenFaceRunError(f"{program} ran past the timeout of {timeout:g} s and was stopped") from None
+                failure = f"{program} ran past the timeout of {timeout:g} s and was stopped"
             except OSError as error:  # not a program this system can run (exec format error, ...)
-                raise OpenFaceRunError(f"could not run the OpenFace binary {str(program)!r}: {error}") from None
-            output.write(result.stderr)
+                failure = f"could not run the OpenFace binary {str(program)!r}: {error}"
+            else:
+                output.write(result.stderr)
+    if failure:
+        raise OpenFaceRunError(failure)
     if result.returncode != 0:
         how = (
             f"was stopped by signal {-result.returncode}"
