@@ -37,6 +37,17 @@ from .images import from_tensor as from_tensor
 from .images import to_pil as to_pil
 from .images import to_tensor as to_tensor
 from .pasting import paste_results as paste_results
+from .video import VideoReport as VideoReport
+from .video import edit_video as edit_video
+from .video import fit_drive as fit_drive
+from .video_io import VideoExtraMissingError as VideoExtraMissingError
+from .video_io import VideoInfo as VideoInfo
+from .video_io import probe_video as probe_video
+from .video_io import read_frames as read_frames
+from .video_io import write_video as write_video
+from .video_tracking import FaceTrack as FaceTrack
+from .video_tracking import TrackingOptions as TrackingOptions
+from .video_tracking import track_faces as track_faces
 from .writers import attention_heatmap as attention_heatmap
 from .writers import save_animation as save_animation
 from .writers import save_frames as save_frames
@@ -50,11 +61,16 @@ __all__ = [
     "MAX_AU",
     "Box",
     "DriveSource",
-    "EditResult",
     "Easing",
+    "EditResult",
     "Expression",
+    "FaceTrack",
     "ImageLike",
     "Target",
+    "TrackingOptions",
+    "VideoExtraMissingError",
+    "VideoInfo",
+    "VideoReport",
     "animate",
     "animation_aus",
     "attention_heatmap",
@@ -62,12 +78,16 @@ __all__ = [
     "edit",
     "edit_batch",
     "edit_results",
+    "edit_video",
     "face_region",
+    "fit_drive",
     "from_tensor",
     "keyframe_path",
     "parse_au_assignments",
     "paste_results",
+    "probe_video",
     "read_drive",
+    "read_frames",
     "resolve_target",
     "resolve_targets",
     "save_animation",
@@ -79,4 +99,6 @@ __all__ = [
     "smooth_aus",
     "to_pil",
     "to_tensor",
+    "track_faces",
+    "write_video",
 ]
