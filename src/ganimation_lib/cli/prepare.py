@@ -6,12 +6,13 @@ Two modes:
   ``aus.csv`` next to the image folder, accounting for every image: kept, no face, missing crop, low confidence,
   unreadable CSV or image.
 * ``ganimation prepare --align RAW OUT``: find every face in every photo of RAW (subfolders included; files that
-  cannot be decoded are counted and skipped), align each like the training crops and write it to ``OUT/imgs/`` as
-  ``<photo stem>_<face number>.png`` (``--size`` px, 128 by default), with ``OUT/manifest.csv`` (source photo,
-  face number, box, confidence, landmarks, transform). It reports photos with no face and with several (all
-  written, unless ``--largest`` or ``--face N``). With ``--openface-bin PATH`` it then runs OpenFace's
-  ``FaceLandmarkImg -fdir OUT/imgs -out_dir OUT/openface -aus`` and writes ``OUT/aus.csv``, so that ``ganimation
-  train OUT`` reads OUT as it is. Finding faces needs the optional extra ``pip install 'ganimation_lib[faces]'``.
+  cannot be decoded are counted and skipped), align each like the training crops and write it to ``OUT/imgs/``
+  as ``<photo stem>_<face number>.png`` (``--size`` px, 128 by default), with ``OUT/manifest.csv`` (source
+  photo, face number, box, confidence, landmarks, transform). It reports photos with no face and with several
+  (all written, unless ``--largest`` or ``--face N``). With ``--openface-bin PATH`` it then runs OpenFace's
+  ``FaceLandmarkImg -fdir OUT/imgs -out_dir OUT/openface -aus`` and writes ``OUT/aus.csv``, so that
+  ``ganimation train OUT`` reads OUT as it is. Finding faces needs the optional extra
+  ``pip install 'ganimation_lib[faces]'``.
 
 Exit status: 0 when rows (or, without OpenFace, crops) were written, 1 when none was, 2 on an error.
 """

@@ -86,7 +86,7 @@ def run_face_landmark_img(
 
     Args:
         binary: The ``FaceLandmarkImg`` program (a path, or a name on ``PATH``).
-        images: The folder of face images (OpenFace reads its ``.jpg``, ``.jpeg``, ``.png`` and ``.bmp`` files).
+        images: The folder of face images (OpenFace's ``-fdir`` reads its ``.jpg`` and ``.png`` files).
         out_dir: Where OpenFace writes ``<stem>.csv`` per image (created if needed), and the log.
         extra_args: More arguments for OpenFace (e.g. ``["-au_static"]``, ``["-wild"]``).
         timeout: Seconds after which OpenFace is stopped (default: none).
