@@ -41,7 +41,7 @@ import hashlib
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -294,7 +294,7 @@ def _align_photo(
     face_index: int | None,
     largest: bool,
     min_face_size: float,
-) -> Iterable[CropRecord]:
+) -> list[CropRecord]:
     """Crop the chosen faces of one photo; count the photo in the report and return the manifest records."""
     try:
         photo = open_image(root / name)
@@ -314,7 +314,7 @@ def _align_photo(
     except NoFaceFoundError as error:
         report.none_chosen.append((name, str(error)))
         return []
-    records = []
+    records: list[CropRecord] = []
     for index, face in enumerate(faces):
         if not any(face is kept for kept in chosen):
             continue
