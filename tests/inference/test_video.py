@@ -150,6 +150,13 @@ def test_no_face_unreadable_videos_and_bad_arguments_are_said(generator: Generat
         edit_video(generator, src, tmp_path / "o.gif", "happy")
     with pytest.raises(ValueError, match=r"give either target .* or drive .*, not both"):
         edit_video(generator, src, tmp_path / "o.mp4", "happy", drive=np.zeros((2, 17)))
+    with pytest.raises(ValueError, match="faces must be 'auto', a sequence of Face objects or None, got 'all'"):
+        edit_video(generator, src, tmp_path / "o.mp4", "happy", faces="all")  # type: ignore[arg-type]
+    unused = ScriptedFinder([])
+    for codec, crf in (("aac", 18), ("no-such-codec", 18), ("libx264", 52)):
+        with pytest.raises(ValueError, match=r"(is not a video encoder of this PyAV build|crf=52 must be)"):
+            edit_video(generator, src, tmp_path / "o.mp4", "happy", finder=unused, codec=codec, crf=crf)
+    assert unused.calls == 0  # said before the video is read
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "in.mkv"]
 
 

@@ -47,7 +47,7 @@ from .drive import DriveSource, read_drive
 from .edit import edit_batch
 from .expression_targets import Target, resolve_target, smooth_aus
 from .pipeline import as_generator, au_layout, check_feather
-from .video_io import VIDEO_WRITE_SUFFIXES, probe_video, read_frames, write_video
+from .video_io import VIDEO_WRITE_SUFFIXES, check_encoder, probe_video, read_frames, write_video
 from .video_tracking import FaceTrack, TrackingOptions, faces_per_frame, select_tracks, track_faces
 
 __all__ = ["DRIVE_FITS", "DriveFit", "VideoReport", "edit_video", "fit_drive"]
@@ -309,11 +309,16 @@ def edit_video(
             f"give either target (one expression for every frame) or drive (an AU sequence), not "
             f"{'both' if target is not None else 'neither'}"
         )
-    if faces is not None and not isinstance(faces, str) and finder is not None:
-        raise ValueError("finder= is used with faces='auto'; with faces given as Face objects leave it out")
+    if isinstance(faces, str) and faces != "auto":
+        raise ValueError(f"faces must be 'auto', a sequence of Face objects or None, got {faces!r}")
+    if finder is not None and (box is not None or faces != "auto"):
+        raise ValueError("finder= is used with faces='auto' and no box; leave it out here")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     tracking = TrackingOptions() if tracking is None else tracking
     layout = au_layout(model, au_names)
     info, file = probe_video(src), Path(src)
+    check_encoder(codec, crf)  # bad settings are said before the long passes
     if target is not None:
         rows = resolve_target(target, model.num_aus, source=source, au_names=layout)[None]
     else:

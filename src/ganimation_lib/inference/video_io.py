@@ -32,6 +32,7 @@ __all__ = [
     "VIDEO_WRITE_SUFFIXES",
     "VideoExtraMissingError",
     "VideoInfo",
+    "check_encoder",
     "import_av",
     "is_video_path",
     "probe_video",
@@ -150,6 +151,23 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
             raise DataFormatError(f"decoding failed part of the way ({error})", path=file) from None
 
 
+def check_encoder(codec: str, crf: int | None) -> None:
+    """Raise a ``ValueError`` unless ``codec`` is a video encoder of this PyAV build and ``crf`` is 0-51 or ``None``.
+
+    Raises:
+        VideoExtraMissingError: Without PyAV.
+    """
+    av = import_av()
+    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51):
+        raise ValueError(f"crf={crf!r} must be a whole number from 0 (lossless) to 51, or None")
+    try:
+        found = av.codec.Codec(codec, "w")
+    except (av.FFmpegError, ValueError):
+        found = None
+    if found is None or found.type != "video":
+        raise ValueError(f"codec={codec!r} is not a video encoder of this PyAV build; try 'libx264' or 'ffv1'")
+
+
 def _pixel_format(av: ModuleType, codec: str, width: int, height: int) -> str:
     if codec == "libx264":  # 4:2:0 chroma needs even sides; 4:4:4 takes any size
         return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -194,14 +212,7 @@ def write_video(
     rate = Fraction(fps).limit_denominator(100_000) if isinstance(fps, (int, float, Fraction)) else None
     if rate is None or not rate > 0:
         raise ValueError(f"fps={fps!r} must be a positive frame rate")
-    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51):
-        raise ValueError(f"crf={crf!r} must be a whole number from 0 (lossless) to 51, or None")
-    try:
-        av.codec.Codec(codec, "w")
-    except (av.FFmpegError, ValueError):
-        raise ValueError(
-            f"codec={codec!r} is not a video encoder of this PyAV build; try 'libx264' or 'ffv1'"
-        ) from None
+    check_encoder(codec, crf)
     count = 0
     with atomic_file(target) as tmp, av.open(str(tmp), mode="w") as container:
         stream: Any = None
