@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -152,10 +153,10 @@ def test_animate_errors(model_dir: Path, photo: Path, tmp_path: Path, capsys: py
         main([*base, "-o", str(tmp_path / "a.gif")])  # neither --keyframes nor --drive
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("av") is not None, reason="PyAV is installed")
 def test_animate_mp4_without_pyav(
-    model_dir: Path, photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    model_dir: Path, photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed: importing it fails
     argv = ["animate", str(model_dir), str(photo), "--keyframes", "happy,sad", "-o", str(tmp_path / "a.mp4")]
     assert main(argv) == 2
     assert "pip install 'ganimation_lib[video]'" in capsys.readouterr().err

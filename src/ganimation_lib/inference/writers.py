@@ -31,6 +31,7 @@ from torch import Tensor
 
 from .edit import EditResult
 from .images import ImageLike, to_pil
+from .video_io import VideoExtraMissingError, write_video
 from .visuals import as_pil, atomic_file, save_image
 
 __all__ = [
@@ -96,38 +97,20 @@ def save_gif(
 
 
 def save_mp4(frames: Sequence[ImageLike], path: str | os.PathLike[str], *, fps: float = 25.0) -> Path:
-    """Write frames as an H.264 MP4 with PyAV (``pip install 'ganimation_lib[video]'``).
-
-    Odd widths/heights are padded by one pixel (H.264 with 4:2:0 chroma needs even sizes).
+    """Write frames as an H.264 MP4 with PyAV (``pip install 'ganimation_lib[video]'``), through
+    [`write_video`][ganimation_lib.inference.video_io.write_video] (odd sizes are kept, with 4:4:4 chroma).
 
     Raises:
         ImportError: When PyAV is not installed (the message says how to install it).
         ValueError: For no frames, frames of different sizes, or a non-positive frame rate.
     """
-    try:
-        import av
-    except ImportError as error:
-        raise ImportError(_VIDEO_HINT) from error
     images = _check_frames(frames)
     if not fps > 0:
         raise ValueError(f"fps={fps!r} must be a positive frame rate")
-    from fractions import Fraction
-
-    width, height = images[0].size
-    even = (width + width % 2, height + height % 2)
-    with atomic_file(path) as tmp, av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.width, stream.height = even
-        stream.pix_fmt = "yuv420p"
-        for image in images:
-            if image.size != even:
-                padded = Image.new("RGB", even)
-                padded.paste(image, (0, 0))
-                image = padded
-            for packet in stream.encode(av.VideoFrame.from_image(image)):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    try:
+        write_video(images, path, fps=fps)
+    except VideoExtraMissingError as error:
+        raise VideoExtraMissingError(_VIDEO_HINT) from error
     return Path(path)
 
 
