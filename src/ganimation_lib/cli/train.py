@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shlex
 import sys
@@ -28,6 +29,7 @@ from ..models.critic import CRITIC_PRESETS, CriticConfig
 from ..models.generator import GENERATOR_PRESETS, GeneratorConfig
 from ..training import Checkpointing, NonFiniteLossError, Trainer, TrainerConfig
 from ..training.checkpoint import latest_checkpoint
+from ..training.distributed import shutdown_distributed
 from ..training.interrupt import stop_on_interrupt
 from ..training.recipes import RECIPES, recipe_configs
 from .help_text import UNSET_TRAINER_FIELDS, terminal_text
@@ -306,7 +308,8 @@ def run(args: argparse.Namespace) -> int:
     saved_run = output / "run_config.json"
     if args.resume is not None and args.config is None and saved_run.is_file():
         # Resume with the settings the run was started with (flags given now still override them).
-        print(f"--resume: settings from {saved_run} (flags override them)")
+        if os.environ.get("RANK", "0") == "0":  # said once under torchrun
+            print(f"--resume: settings from {saved_run} (flags override them)")
         args.config = str(saved_run)
     trainer_config, generator_config, critic_config = build_configs(args)
     if args.resume is not None and saved_run.is_file():
@@ -327,19 +330,6 @@ def run(args: argparse.Namespace) -> int:
         val: AUDataset | None = AUDataset(args.data, split="test", test_fraction=args.val_fraction, **common)
     else:
         train, val = AUDataset(args.data, flip=args.flip, **common), None
-    with writing(output, "the output folder"):
-        output.mkdir(parents=True, exist_ok=True)
-    run_config = {
-        "trainer": trainer_config.to_dict(),
-        "generator": generator_config.to_dict(),
-        "critic": critic_config.to_dict(),
-        "data": str(args.data),
-        # AUDataset's default split_seed (0): `ganimation evaluate --run` rebuilds the same held-out faces.
-        "data_split": {"val_fraction": args.val_fraction, "flip": args.flip, "labels": args.labels, "split_seed": 0},
-    }
-    remove_stale_temporaries(output, re.compile(r"run_config\.json"))  # left by a run killed while writing it
-    with atomic_text(output / "run_config.json", newline=None) as handle:
-        handle.write(json.dumps(run_config, indent=2))
     trainer = Trainer(
         generator=generator_config,
         critic=critic_config,
@@ -347,28 +337,60 @@ def run(args: argparse.Namespace) -> int:
         output_dir=output,
         progress=not args.no_progress,
     )
-    print(
-        f"training on {len(train)} images ({len(val) if val is not None else 0} held out) on {trainer.device}, "
-        f"precision {trainer_config.precision}; writing to {output}"
-    )
+    # Under torchrun every process trains; rank 0 alone writes and speaks (training/distributed.py).
+    try:
+        return _train(args, trainer, train, val, resume)
+    finally:
+        shutdown_distributed(trainer.distributed)
+
+
+def _train(
+    args: argparse.Namespace, trainer: Trainer, train: AUDataset, val: AUDataset | None, resume: Path | None
+) -> int:
+    """Write the run's settings, train, export the generator (the files and messages on rank 0 only)."""
+    output = Path(args.output)
+    run_config = {
+        "trainer": trainer.config.to_dict(),
+        "generator": trainer.generator.config.to_dict(),
+        "critic": trainer.critic.config.to_dict(),
+        "data": str(args.data),
+        # AUDataset's default split_seed (0): `ganimation evaluate --run` rebuilds the same held-out faces.
+        "data_split": {"val_fraction": args.val_fraction, "flip": args.flip, "labels": args.labels, "split_seed": 0},
+    }
+    main = trainer.is_main_process
     resume_command = f"ganimation train {shlex.quote(str(args.data))} --output {shlex.quote(str(output))} --resume"
-    print(_stop_hint(trainer_config, resume_command), flush=True)
+    if main:
+        with writing(output, "the output folder"):
+            output.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(output, re.compile(r"run_config\.json"))  # left by a run killed while writing it
+        with atomic_text(output / "run_config.json", newline=None) as handle:
+            handle.write(json.dumps(run_config, indent=2))
+        processes = f" in {trainer.world_size} processes" if trainer.world_size > 1 else ""
+        print(
+            f"training on {len(train)} images ({len(val) if val is not None else 0} held out) on {trainer.device}"
+            f"{processes}, precision {trainer.config.precision}; writing to {output}"
+        )
+        print(_stop_hint(trainer.config, resume_command), flush=True)
     try:
         with stop_on_interrupt(trainer):
             figures = trainer.fit(train, val_data=val, resume_from=resume)
     except NonFiniteLossError as error:  # a training outcome, not a crash: the message says what to do
-        print(f"ganimation train: error: {error}", file=sys.stderr)
+        if main:
+            print(f"ganimation train: error: {error}", file=sys.stderr)
         return 1
     if trainer.stop_reason == "stop_requested":
-        saved = next((cb.last_saved for cb in trainer.callbacks if isinstance(cb, Checkpointing)), None)
-        print(
-            f"ganimation train: interrupted after {trainer.step} iterations; checkpoint {saved} saved. "
-            f"Resume with: {resume_command}",
-            file=sys.stderr,
-        )
+        if main:
+            saved = next((cb.last_saved for cb in trainer.callbacks if isinstance(cb, Checkpointing)), None)
+            print(
+                f"ganimation train: interrupted after {trainer.step} iterations; checkpoint {saved} saved. "
+                f"Resume with: {resume_command}",
+                file=sys.stderr,
+            )
         return 130
-    exported = trainer.export(output / "generator")
-    print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
-    if figures:
-        print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    if main:
+        exported = trainer.export(output / "generator")
+        print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
+        if figures:
+            print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    trainer.distributed.barrier()  # every rank returns once the generator is exported
     return 0

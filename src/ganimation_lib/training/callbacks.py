@@ -30,6 +30,7 @@ from .hooks import Callback as Callback
 from .hooks import arrange_callbacks as arrange_callbacks
 from .logfiles import append_csv_row, trim_csv, trim_jsonl
 from .progress import ProgressBar as ProgressBar
+from .rng import capture_rng_state
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -59,7 +60,9 @@ class Checkpointing(Callback):
     non-finite loss or gradient, so the last good checkpoint stays the newest one; nothing is written by a
     ``fast_dev_run``. Temporary files a killed save left (``.step-N.pt.<hex>.tmp``) are removed when the run
     starts and before each save. Each save is recorded as the trainer's ``last_checkpoint``. It runs after
-    the other callbacks (``order`` 100), so a checkpoint holds their state after the step.
+    the other callbacks (``order`` 100), so a checkpoint holds their state after the step. Under several
+    processes rank 0 writes it, with every rank's random state (``rank_rng``, gathered from the others), so a
+    resume at the same world size continues each rank's draws.
 
     Args:
         folder: Where ``step-*.pt`` files go.
@@ -77,11 +80,21 @@ class Checkpointing(Callback):
         self._last_step = -1
 
     def save(self, trainer: Trainer) -> Path | None:
-        """Write a checkpoint of the current state (main process only) and prune old ones."""
-        if not trainer.is_main_process or trainer.config.fast_dev_run or trainer.step == self._last_step:
+        """Write a checkpoint of the current state (main process only) and prune old ones.
+
+        Under several processes every rank calls it at the same steps (its random state is gathered).
+        """
+        if trainer.config.fast_dev_run or trainer.step == self._last_step:
+            return self.last_saved
+        rank_rng = trainer.distributed.gather_objects(capture_rng_state())[1:] if trainer.distributed.enabled else []
+        if not trainer.is_main_process:
+            self._last_step = trainer.step
             return self.last_saved
         remove_stale_temporaries(self.folder, CHECKPOINT_PATTERN)
-        path = save_training_state(trainer.state_dict(), checkpoint_path(self.folder, trainer.step))
+        state = trainer.state_dict()
+        if rank_rng:
+            state["rank_rng"] = rank_rng
+        path = save_training_state(state, checkpoint_path(self.folder, trainer.step))
         self._last_step, self.last_saved = trainer.step, path
         trainer.last_checkpoint = path
         prune_checkpoints(self.folder, self.keep, protect=path)

@@ -261,8 +261,11 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
     """The full training state of ``trainer`` as ``weights_only``-safe values (see ``docs/training.md``).
 
     Networks, EMA, optimizers and scalers as their state dicts; the position (step, epoch, batch in the
-    epoch) and the non-finite streak; every global RNG state; the configs the networks and the recipe were
-    built from; each callback's state under its ``state_key``.
+    epoch, and ``epoch_items``: the items of the epoch's order consumed by all processes, with the
+    ``world_size`` they ran at) and the non-finite streak; every global RNG state (of this process: the
+    [`Checkpointing`][ganimation_lib.training.callbacks.Checkpointing] callback adds the other ranks' as
+    ``rank_rng``); the configs the networks and the recipe were built from; each callback's state under its
+    ``state_key``.
     """
     gen_cfg: Any = getattr(trainer.generator, "config", None)
     crit_cfg: Any = getattr(trainer.critic, "config", None)
@@ -273,6 +276,8 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
         "generator_step": trainer.generator_step,
         "epoch": trainer.epoch,
         "batch_in_epoch": trainer.batch_in_epoch,
+        "epoch_items": trainer.epoch_items,
+        "world_size": trainer.world_size,
         "nonfinite_streak": trainer.nonfinite_streak,
         "generator": trainer.generator.state_dict(),
         "critic": trainer.critic.state_dict(),
@@ -331,6 +336,9 @@ def restore_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
     trainer.epoch = int(state["epoch"])
     trainer.batch_in_epoch = int(state["batch_in_epoch"])
     saved_config = state.get("trainer_config") or {}
+    # Written before the global position was stored: one process at the run's batch size.
+    saved_batch = int(saved_config.get("batch_size", trainer.config.batch_size))
+    trainer.epoch_items = int(state.get("epoch_items", trainer.batch_in_epoch * saved_batch))
     changed = [k for k in ("batch_size", "seed") if k in saved_config and saved_config[k] != getattr(trainer.config, k)]
     if changed and trainer.batch_in_epoch:
         warnings.warn(

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .distributed import DistributedContext
 
 __all__ = [
     "GRAD_NORM",
@@ -68,7 +72,10 @@ def gradient_norm(parameters: Iterable[Tensor]) -> Tensor | None:
 
 
 def read_phase(
-    values: Mapping[str, Tensor], prefix: str, grad_norm: Tensor | None = None
+    values: Mapping[str, Tensor],
+    prefix: str,
+    grad_norm: Tensor | None = None,
+    reduce: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[dict[str, float], bool]:
     """Read a phase's loss values (and its gradient norm) from the device in one transfer.
 
@@ -77,6 +84,8 @@ def read_phase(
         prefix: The phase (``"critic"``, ``"generator"``), prepended to each name: ``critic/wgan``.
         grad_norm: The phase's gradient norm from [`gradient_norm`][ganimation_lib.training.finite.gradient_norm], or
             ``None`` (not checked).
+        reduce: Applied to the stacked values before they are read: under several processes their mean over
+            the ranks, so the metrics are averaged and a non-finite value on any rank is seen by all.
 
     Returns:
         The metrics, and whether every value (gradient norm included) is finite. The gradient norm is
@@ -89,7 +98,8 @@ def read_phase(
     tensors = [v.detach().float().reshape(()) for v in values.values()]
     if grad_norm is not None:
         tensors.append(grad_norm.detach().float().reshape(()).to(tensors[0].device))
-    read = torch.stack(tensors).tolist()
+    stacked = torch.stack(tensors)
+    read = (stacked if reduce is None else reduce(stacked)).tolist()
     metrics = {f"{prefix}/{name}": value for name, value in zip(values, read, strict=False)}
     finite = all(math.isfinite(v) for v in read)
     if grad_norm is not None and not math.isfinite(read[-1]):
@@ -136,6 +146,8 @@ def guarded_step(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     grad_clip: float | None = None,
+    *,
+    sync: DistributedContext | None = None,
 ) -> tuple[dict[str, float], bool]:
     """Back-propagate ``loss`` and step ``optimizer``, unless a value or the gradient is not finite.
 
@@ -148,6 +160,9 @@ def guarded_step(
         optimizer: Its optimizer.
         scaler: Its gradient scaler (disabled unless fp16).
         grad_clip: Maximum gradient norm; ``None``: no clipping.
+        sync: Under several processes: the gradients are averaged over the ranks right after the backward
+            pass (before the norm, clipping, unscaling and the step), and the values and gradient norm are read
+            averaged over the ranks, so every rank takes the same step or skips it.
 
     Returns:
         ``values`` as ``PREFIX/name`` floats, and whether the optimizer stepped.
@@ -161,9 +176,11 @@ def guarded_step(
     """
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+    if sync is not None:
+        sync.average_gradients(module.parameters())
     # Under a GradScaler the scaler itself skips steps with non-finite gradients.
     norm = None if scaler.is_enabled() else gradient_norm(module.parameters())
-    metrics, finite = read_phase(values, prefix, norm)
+    metrics, finite = read_phase(values, prefix, norm, None if sync is None or not sync.enabled else sync.average)
     if not finite:
         optimizer.zero_grad(set_to_none=True)
         return metrics, False

@@ -5,11 +5,18 @@ In order: check the data, collect the held-out batch, restore a checkpoint, work
 ([`train_step`][ganimation_lib.training.trainer.Trainer.train_step], validation when due, ``on_step_end``) until a
 limit, ``max_time`` or [`request_stop`][ganimation_lib.training.trainer.Trainer.request_stop] ends the run; validate
 once more and call ``on_fit_end`` (``on_exception`` when anything raises). The iteration itself is the trainer's.
+
+Under several processes every rank runs this loop in step: each rank seeds its own random draws
+([`rank_seed`][ganimation_lib.training.distributed.rank_seed]; a resume restores each rank's state from the checkpoint
+when it was written at the same world size), the decision to stop is taken together (a limit of time or a Ctrl-C
+seen by one rank stops all after the same iteration), and ``fit`` returns on every rank once rank 0 has written
+its end-of-fit files.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.sample import AUSample
 from .checkpoint import latest_checkpoint, load_training_state
+from .distributed import rank_seed
 from .rng import restore_rng_state, seed_global_rngs
 from .sampling import EpochLoader, TrainingData
 from .validation import HeldOut, collect_fixed_batch
@@ -63,13 +71,14 @@ def run_fit(
         # copy their tensors to the training device themselves.
         state = load_training_state(resume_from, map_location="cpu")
         trainer.load_state_dict(state)
-        run_rng = state["rng"]
+        run_rng = _rank_rng(trainer, state)
+        _check_world_size(trainer, loader, state)
         path = Path(resume_from)
         trainer.last_checkpoint = latest_checkpoint(path) if path.is_dir() else path
     elif trainer.step == 0:
         run_rng = None  # a new run (even on a trainer that ran before) starts from the seed
 
-    max_steps, max_epochs = cfg.limits(loader.batches_per_epoch())
+    max_steps, max_epochs = _limits(trainer, loader)
     trainer.planned_steps = max_steps
     trainer.stop_reason = ""
     started = time.monotonic()
@@ -83,7 +92,7 @@ def run_fit(
         if run_rng is not None:
             restore_rng_state(run_rng)
         else:
-            seed_global_rngs(cfg.seed)
+            seed_global_rngs(rank_seed(cfg.seed, trainer.rank, trainer.step))
         _run_epochs(trainer, loader, max_steps, max_epochs, started)
         if val_data is not None and (cfg.validate_every == 0 or trainer.step % cfg.validate_every or cfg.fast_dev_run):
             trainer.validate()
@@ -96,17 +105,65 @@ def run_fit(
         trainer.critic.requires_grad_(True)
     for cb in trainer.callbacks:
         cb.on_fit_end(trainer)
+    trainer.distributed.barrier()  # rank 0's last checkpoint and grid are written when fit returns on any rank
     return trainer.last_validation
 
 
+def _rank_rng(trainer: Trainer, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The random states this rank resumes with: rank 0's are ``state["rng"]``; another rank's are its own from
+    ``state["rank_rng"]`` when the checkpoint was written at this world size, else ``None`` (it is reseeded)."""
+    if trainer.rank == 0:
+        return dict(state["rng"])
+    saved = state.get("rank_rng")
+    if state.get("world_size") == trainer.world_size and isinstance(saved, list) and len(saved) >= trainer.rank:
+        mine = saved[trainer.rank - 1]
+        if isinstance(mine, dict) and "torch" in mine:
+            return mine
+    return None
+
+
+def _check_world_size(trainer: Trainer, loader: EpochLoader, state: dict[str, Any]) -> None:
+    """Warn when a checkpoint written mid-epoch at another world size cannot continue the same global order."""
+    saved = int(state.get("world_size", 1))
+    if saved != trainer.world_size and state["batch_in_epoch"] and not loader.shares_global_order():
+        warnings.warn(
+            f"resuming mid-epoch (batch {state['batch_in_epoch']}) at world size {trainer.world_size} from a "
+            f"checkpoint written at world size {saved} with your own sampler or DataLoader: each process skips "
+            f"{state['batch_in_epoch']} of its batches, which does not continue the interrupted order; resume at "
+            f"world size {saved}, from an epoch boundary, or with the default sampler",
+            stacklevel=4,
+        )
+
+
+def _limits(trainer: Trainer, loader: EpochLoader) -> tuple[int | None, int | None]:
+    """``(max_steps, max_epochs)`` from the config; an epoch limit counts the batches still to come from the
+    trainer's position (at another world size than the checkpoint's, an epoch has another number of batches)."""
+    cfg = trainer.config
+    per_epoch = loader.batches_per_epoch()
+    max_steps, max_epochs = cfg.limits(per_epoch)
+    if max_epochs is None or per_epoch is None or cfg.fast_dev_run or trainer.epoch >= max_epochs:
+        return max_steps, max_epochs
+    left = loader.batches_left(trainer.batch_in_epoch, trainer.epoch_items)
+    if left is None:
+        return max_steps, max_epochs
+    by_epochs = trainer.step + left + (max_epochs - trainer.epoch - 1) * per_epoch
+    return (by_epochs if cfg.max_steps is None else min(cfg.max_steps, by_epochs)), max_epochs
+
+
+_REASONS = ("", "max_steps", "max_time", "stop_requested")
+
+
 def _stop_reason(trainer: Trainer, max_steps: int | None, started: float) -> str:
-    """Why the run stops after the current iteration (``""``: it goes on)."""
+    """Why the run stops after the current iteration (``""``: it goes on); the same on every rank."""
     max_time = trainer.config.max_time
+    reason = ""
     if max_steps is not None and trainer.step >= max_steps:
-        return "max_steps"
-    if max_time is not None and time.monotonic() - started >= max_time:
-        return "max_time"
-    return "stop_requested" if trainer.stop_requested else ""
+        reason = "max_steps"
+    elif max_time is not None and time.monotonic() - started >= max_time:
+        reason = "max_time"
+    elif trainer.stop_requested:
+        reason = "stop_requested"
+    return _REASONS[trainer.distributed.max_int(_REASONS.index(reason))]
 
 
 def _run_epochs(
@@ -119,9 +176,10 @@ def _run_epochs(
         return
     validating = trainer.held_out is not None and bool(cfg.validate_every) and not cfg.fast_dev_run
     while max_epochs is None or trainer.epoch < max_epochs:
-        for batch in loader.batches(trainer.epoch, start=trainer.batch_in_epoch):
+        for batch in loader.batches(trainer.epoch, start=trainer.batch_in_epoch, items=trainer.epoch_items):
             metrics = trainer.train_step(batch)
             trainer.batch_in_epoch += 1
+            trainer.epoch_items += len(batch.image) * trainer.world_size
             if validating and trainer.step % cfg.validate_every == 0:
                 trainer.validate()
             for cb in trainer.callbacks:
@@ -129,8 +187,8 @@ def _run_epochs(
             trainer.stop_reason = _stop_reason(trainer, max_steps, started)
             if trainer.stop_reason:
                 return
-        if trainer.batch_in_epoch == 0:
+        if trainer.batch_in_epoch == 0 and trainer.epoch_items == 0:
             raise ValueError("the data gave no batch in a whole epoch; check the dataset and batch size")
         trainer.epoch += 1
-        trainer.batch_in_epoch = 0
+        trainer.batch_in_epoch = trainer.epoch_items = 0
     trainer.stop_reason = "max_epochs"

@@ -1,9 +1,12 @@
 """The order of the training data: the default sampler, resuming mid-epoch, and the batches of each epoch.
 
-A checkpoint stores the position in the data as ``(epoch, batch_in_epoch)``.
-[`EpochLoader`][ganimation_lib.training.sampling.EpochLoader] turns that position back into batches: for a dataset, a
-loader whose sampler skips what was already seen ([`SkipSampler`][ganimation_lib.training.sampling.SkipSampler], the one
-way a sampler resumes); for the user's own ``DataLoader``, the loader replayed up to that batch.
+A checkpoint stores the position in the data as ``(epoch, batch_in_epoch)`` and, global over the processes,
+``epoch_items``: the items of the epoch's order consumed by all ranks together.
+[`EpochLoader`][ganimation_lib.training.sampling.EpochLoader] turns that position back into batches: for a dataset
+with the default sampler, the epoch's order from ``epoch_items`` on, shared out over the ranks of this run (so a
+checkpoint resumes at another world size in the same global order); for another sampler, a loader whose sampler skips
+this rank's first batches ([`SkipSampler`][ganimation_lib.training.sampling.SkipSampler]); for the user's own
+``DataLoader``, the loader replayed up to that batch.
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ class ResumableSampler(Sampler[int]):
     """Shuffles ``range(length)`` with a generator seeded by ``(seed, epoch)``; resumable and rank-aware.
 
     The order of an epoch depends only on ``seed`` and the epoch, never on the global RNG, so a resumed
-    run sees the same batches. ``start`` skips the first items of this rank's share (the data-order
-    position saved in a checkpoint; the skipping is [`SkipSampler`][ganimation_lib.training.sampling.SkipSampler]'s).
-    With ``world_size > 1`` each rank takes every ``world_size``-th item (like ``DistributedSampler``, after dropping
-    the tail so all ranks get the same count).
+    run sees the same batches. ``position`` starts the epoch's order after its first ``position`` items,
+    consumed by all ranks together (the global data position of a checkpoint); ``start`` skips the first items
+    of this rank's share (the skipping is [`SkipSampler`][ganimation_lib.training.sampling.SkipSampler]'s).
+    With ``world_size > 1`` each rank takes every ``world_size``-th item of the rest (like ``DistributedSampler``,
+    after dropping the tail so all ranks get the same count).
 
     Examples:
         >>> s = ResumableSampler(6, seed=0)
@@ -72,6 +76,12 @@ class ResumableSampler(Sampler[int]):
         >>> full = list(s)
         >>> s.start = 4
         >>> list(s) == full[4:]
+        True
+        >>> halves = [ResumableSampler(6, seed=0, rank=r, world_size=2) for r in (0, 1)]
+        >>> for half in halves:
+        ...     half.set_epoch(1)
+        ...     half.position = 2  # two items of the order consumed: the ranks share out the rest
+        >>> [list(half) for half in halves] == [full[2::2], full[3::2]]
         True
     """
 
@@ -87,27 +97,30 @@ class ResumableSampler(Sampler[int]):
         self.world_size = world_size
         self.epoch = 0
         self.start = 0
+        self.position = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose order to produce (and restart at its beginning)."""
         self.epoch = epoch
         self.start = 0
+        self.position = 0
 
     def indices(self) -> list[int]:
-        """This rank's whole order for the current epoch (``start`` not applied)."""
+        """This rank's whole order for the current epoch from ``position`` on (``start`` not applied)."""
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
             order = torch.randperm(self.length, generator=g).tolist()
         else:
             order = list(range(self.length))
-        per_rank = self.length // self.world_size
-        return order[self.rank : per_rank * self.world_size : self.world_size]
+        first = min(self.position, self.length)
+        per_rank = (self.length - first) // self.world_size
+        return order[first + self.rank : first + per_rank * self.world_size : self.world_size]
 
     def __iter__(self) -> Iterator[int]:
         return iter(SkipSampler(self.indices(), self.start))
 
     def __len__(self) -> int:
-        return max(0, self.length // self.world_size - self.start)
+        return max(0, (self.length - min(self.position, self.length)) // self.world_size - self.start)
 
 
 def to_device(batch: AUSample, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -197,8 +210,28 @@ class EpochLoader:
         """Batches in one epoch of this process (``None`` when the loader or sampler has no length)."""
         return batches_per_epoch(self.data, self.sampler, batch_size=self.batch_size, world_size=self.world_size)
 
-    def batches(self, epoch: int, start: int = 0) -> Iterator[AUSample]:
-        """The batches of ``epoch`` from batch ``start`` on."""
+    def batches_left(self, batch_in_epoch: int, epoch_items: int) -> int | None:
+        """Batches this process still gets in the epoch at that position (``None``: unknown length).
+
+        Examples:
+            >>> data = [AUSample(torch.zeros(3, 4, 4), torch.zeros(17), torch.zeros(17), "", str(i)) for i in range(9)]
+            >>> EpochLoader(data, batch_size=2).batches_left(0, 4)  # 4 items of 9 seen by a run at another size
+            2
+        """
+        if self.shares_global_order():
+            return (len(self.data) - min(epoch_items, len(self.data))) // self.world_size // self.batch_size  # type: ignore[arg-type]
+        total = self.batches_per_epoch()
+        return None if total is None else max(0, total - batch_in_epoch)
+
+    def shares_global_order(self) -> bool:
+        """Whether the default sampler shares out the epoch's global order (a mid-epoch resume at another world
+        size continues it)."""
+        return self.sampler is None and not isinstance(self.data, DataLoader)
+
+    def batches(self, epoch: int, start: int = 0, items: int | None = None) -> Iterator[AUSample]:
+        """The batches of ``epoch`` from batch ``start`` on, or (with the default sampler) after ``items`` items of
+        the epoch's order consumed by all processes together (the global position; ``None``: ``start`` batches of
+        every process)."""
         data, sampler = self.data, self.sampler
         if isinstance(data, DataLoader):
             # A DistributedSampler (or any sampler with set_epoch) inside the user's loader gets the epoch too.
@@ -214,8 +247,12 @@ class EpochLoader:
             restore_rng_state(rng)
             return batches
         if sampler is None:
-            sampler = ResumableSampler(len(data), seed=self.seed, rank=self.rank, world_size=self.world_size)  # type: ignore[arg-type]
-        _set_epoch(sampler, epoch)
+            shared = ResumableSampler(len(data), seed=self.seed, rank=self.rank, world_size=self.world_size)  # type: ignore[arg-type]
+            shared.set_epoch(epoch)
+            shared.position = start * self.batch_size * self.world_size if items is None else items
+            sampler, start = shared, 0
+        else:
+            _set_epoch(sampler, epoch)
         loader = DataLoader(
             data,
             batch_size=self.batch_size,
@@ -223,7 +260,8 @@ class EpochLoader:
             drop_last=True,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            # Its own generator, so creating a loader never draws from the global RNG.
-            generator=torch.Generator().manual_seed(self.seed * 7919 + epoch),
+            # Its own generator, so creating a loader never draws from the global RNG; per rank, so the workers
+            # of different ranks draw different random targets and flips.
+            generator=torch.Generator().manual_seed(self.seed * 7919 + epoch + 104_729 * self.rank),
         )
         return iter(loader)

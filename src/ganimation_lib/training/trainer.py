@@ -30,6 +30,7 @@ from ..models.unwrap import unwrap_model
 from .callbacks import default_callbacks as built_in_callbacks
 from .checkpoint import CHECKPOINT_FORMAT, restore_trainer_state, trainer_state
 from .config import TrainerConfig
+from .distributed import init_distributed, training_device
 from .ema import EMA
 from .finite import NonFiniteLossError, check_nonfinite_streak, guarded_step, report_skipped_step
 from .fit_loop import run_fit
@@ -88,9 +89,9 @@ def _critic_parameter_groups(critic: Critic, au_lr_scale: float) -> list[dict[st
 class Trainer:
     """Trains a GANimation generator and critic.
 
-    Construction is keyword-only. The networks are wrapped for training in one place (`_wrap`), the
-    only spot a multi-process data-parallel version needs to change; rank and world size come from
-    ``torch.distributed`` when it is initialised.
+    Construction is keyword-only. Launched by ``torchrun``, it joins the process group and trains with
+    the others unchanged: each process on its share of every batch, gradients averaged, files written by
+    rank 0 ([`distributed`][ganimation_lib.training.distributed], ``docs/training.md``).
 
     Args:
         generator: A [`Generator`][ganimation_lib.models.generator.Generator] (or subclass, possibly
@@ -144,12 +145,11 @@ class Trainer:
         self.config = config = TrainerConfig() if config is None else config
         if not isinstance(config, TrainerConfig):
             raise TypeError(f"config must be a TrainerConfig, got {type(config).__name__}")
-        self.device = resolve_device(config.device)
+        # Under torchrun: join the process group (training/distributed.py); else rank 0 of 1, nothing changes.
+        self.distributed = init_distributed(config.device)
+        self.rank, self.world_size = self.distributed.rank, self.distributed.world_size
+        self.device = resolve_device(training_device(config.device, self.distributed))
         self.precision = resolve_precision(config.precision, self.device)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        else:
-            self.rank, self.world_size = 0, 1
 
         # Build networks from configs under the run's seed without touching the caller's RNG.
         # The networks are built on the CPU: only the CPU generator is seeded (torch.manual_seed would also
@@ -158,8 +158,9 @@ class Trainer:
             torch.default_generator.manual_seed(config.seed)
             self.generator, generator_view = _build(generator, Generator, GeneratorConfig, "generator")
             self.critic, critic_view = _build(critic, Critic, CriticConfig, "critic")
-        self.generator.to(self.device)
-        self.critic.to(self.device)
+        for network in (self.generator, self.critic):
+            network.to(self.device)
+            self.distributed.broadcast_module(network)  # every rank starts from rank 0's weights
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay is not None else None
         self._train_generator = self._wrap(generator_view)
         self._train_critic = self._wrap(critic_view)
@@ -183,7 +184,8 @@ class Trainer:
         self.step = 0
         self.generator_step = 0
         self.epoch = 0
-        self.batch_in_epoch = 0
+        self.batch_in_epoch = 0  # batches of this process in the epoch
+        self.epoch_items = 0  # items of the epoch's order consumed by all processes together
         self.nonfinite_streak = 0
         self.stop_reason = ""
         self.stop_requested = False
@@ -199,7 +201,8 @@ class Trainer:
         self._run_rng: dict[str, Any] | None = None  # where the last fit left the random states
 
     def _wrap(self, module: nn.Module) -> nn.Module:
-        """The training-time view of a network: the one place to add DistributedDataParallel (or compile)."""
+        """The training-time view of a network (e.g. compiled). Not DistributedDataParallel: under several
+        processes the gradients are averaged in each guarded step (``training/distributed.py``)."""
         return module
 
     def request_stop(self) -> None:
@@ -243,13 +246,11 @@ class Trainer:
         """One guarded optimizer step of ``phase`` on the sum of ``terms`` (reported with it as ``total``)."""
         loss = torch.stack(list(terms.values())).sum() if total else next(iter(terms.values()))
         values = {**terms, "total": loss} if total else terms
-        if phase == "critic":
-            return guarded_step(
-                values, loss, phase, self.critic, self.critic_optimizer, self.critic_scaler, self.config.grad_clip
-            )
-        return guarded_step(
-            values, loss, phase, self.generator, self.generator_optimizer, self.generator_scaler, self.config.grad_clip
-        )
+        network: nn.Module = self.critic if phase == "critic" else self.generator
+        optimizer = self.critic_optimizer if phase == "critic" else self.generator_optimizer
+        scaler = self.critic_scaler if phase == "critic" else self.generator_scaler
+        clip = self.config.grad_clip
+        return guarded_step(values, loss, phase, network, optimizer, scaler, clip, sync=self.distributed)
 
     def _critic_phase(
         self, batch: AUSample, real: Tensor, aus: Tensor, target: Tensor, translated: GeneratorOutput | None
@@ -322,7 +323,8 @@ class Trainer:
         else:
             self.nonfinite_streak += 1
             metrics["nonfinite"] = 1.0
-            report_skipped_step(self.step, metrics, self.nonfinite_streak, self.config.max_nonfinite_steps)
+            if self.is_main_process:  # every rank skipped it (the guard's flag is averaged): reported once
+                report_skipped_step(self.step, metrics, self.nonfinite_streak, self.config.max_nonfinite_steps)
             check_nonfinite_streak(
                 self.nonfinite_streak, self.config.max_nonfinite_steps, self.step, self.last_checkpoint
             )
