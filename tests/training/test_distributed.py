@@ -4,7 +4,8 @@ Each rank is ``distributed_worker.py`` with torchrun's environment (``RANK``, ``
 ``MASTER_ADDR=127.0.0.1``, a free ``MASTER_PORT``), so the trainer joins the group as under ``torchrun``; the
 command line is checked under ``torchrun`` itself. What is checked: the ranks end with identical weights (with
 the gradient penalty's and the AU penalty's double backward, the generator phases and the EMA); two processes
-on half batches train as one process on the whole batch; only rank 0 writes; a checkpoint of two processes
+on half batches train as one process on the whole batch (the same losses, and the same gradients through
+Adam's moments); only rank 0 writes; a checkpoint of two processes
 resumes in one and continues the same global data order, and in two exactly.
 """
 
@@ -24,6 +25,7 @@ import torch
 from ganimation_lib import CriticConfig, LossWeights, Trainer
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
+from ganimation_lib.models.pretrained import CheckpointError
 from ganimation_lib.training import Callback, ResumableSampler, load_training_state
 from ganimation_lib.training.distributed import DistributedContext, init_distributed, training_device
 
@@ -182,6 +184,7 @@ def test_two_processes_on_half_batches_train_as_one_on_the_whole_batch(tmp_path:
     assert len(state["rank_rng"]) == 1
 
 
+@pytest.mark.slow  # about 17 s on 2 cores: three launches of two processes
 def test_penalties_keep_the_ranks_identical_and_a_checkpoint_resumes_at_one_and_two_processes(tmp_path: Path) -> None:
     spec = {
         "length": 12,
@@ -283,6 +286,17 @@ def test_the_command_line_trains_under_torchrun_and_its_checkpoint_resumes_in_on
     assert main(["train", *args[: -len(tiny)], *tiny, "--max-steps", "3", "--resume"]) == 0
     state = load_training_state(out / "checkpoints")
     assert (state["step"], state["world_size"]) == (3, 1)
+
+
+def test_an_altered_global_position_is_refused_by_name(tmp_path: Path) -> None:
+    trainer = Trainer(**tiny_models(), config=tiny_config(max_steps=1), output_dir=tmp_path, progress=False)
+    trainer.fit(RandomAUData(length=4))
+    path = tmp_path / "checkpoints" / "step-000000001.pt"
+    state = torch.load(path, weights_only=True)
+    assert (state["epoch_items"], state["world_size"]) == (2, 1) and "rank_rng" not in state
+    torch.save({**state, "epoch_items": "2"}, path)
+    with pytest.raises(CheckpointError, match="'epoch_items' is '2', not a whole number"):
+        load_training_state(path)
 
 
 def test_one_process_is_left_alone() -> None:

@@ -148,7 +148,7 @@ training checkpoint: it lacks ['step', 'generator_step', 'epoch', 'batch_in_epoc
             f"{source} is not a complete ganimation_lib training checkpoint: it lacks {missing}; "
             "resume from another checkpoint"
         )
-    for key in _COUNTERS:
+    for key in (*_COUNTERS, *(k for k in ("epoch_items", "world_size") if k in state)):  # the two: since 12-05
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CheckpointError(f"{source}: {key!r} is {value!r}, not a whole number >= 0; the file was altered")
