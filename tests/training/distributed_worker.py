@@ -71,8 +71,18 @@ def main(spec_path: str) -> None:
     models = tiny_models()
     if spec.get("critic"):
         models["critic"] = CriticConfig(**spec["critic"])
+    calls: list[int] = []
+
+    def poison(step: Any) -> torch.Tensor:
+        """A NaN loss with a finite gradient (a constant) on the ``poison_rank``'s first critic phase; 0 elsewhere."""
+        calls.append(1)
+        if len(calls) == 1 and os.environ["RANK"] == str(spec.get("poison_rank")):
+            return torch.tensor(float("nan"))
+        return step.real.sum() * 0
+
     trainer = Trainer(
         **models,
+        critic_losses={"poison": poison} if spec.get("poison_rank") is not None else None,
         config=tiny_config(**settings),
         output_dir=spec["output"].format(rank=os.environ["RANK"]) if spec.get("output") else None,
         callbacks=[Record()],

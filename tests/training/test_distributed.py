@@ -238,6 +238,19 @@ def test_penalties_keep_the_ranks_identical_and_a_checkpoint_resumes_at_one_and_
     assert (single.planned_steps, single.step, single.epoch_items, single.stop_reason) == (4, 4, 12, "max_steps")
 
 
+def test_a_nan_on_one_rank_skips_the_step_on_every_rank(tmp_path: Path) -> None:
+    spec = {"length": 12, "fixed_targets": True, "poison_rank": 1, "config": {**MEAN_LOSSES, "max_steps": 2}}
+    ranks = _launch(tmp_path, "nan", spec)
+    for rank in ranks:
+        assert rank["metrics"][0]["nonfinite"] == 1.0 and "nonfinite" not in rank["metrics"][1]
+        assert rank["metrics"][0]["critic/poison"] != rank["metrics"][0]["critic/poison"]  # NaN: averaged over ranks
+        assert len(rank["critic_optimizer"]["state"]) > 0  # the second step was taken
+    for part in ("generator", "critic", "ema"):
+        _assert_same(ranks[0][part], ranks[1][part])
+    # Only the second step moved the critic: Adam's step count is 1 on both ranks.
+    assert {int(s["step"]) for r in ranks for s in r["critic_optimizer"]["state"].values()} == {1}
+
+
 def test_a_one_process_checkpoint_resumes_in_two_processes_in_the_same_global_order(tmp_path: Path) -> None:
     config = {**MEAN_LOSSES, "max_steps": 1, "checkpoint_every": 1}
     first = Trainer(**tiny_models(), config=tiny_config(**config), output_dir=tmp_path / "one", progress=False)
