@@ -41,7 +41,8 @@ from PIL import Image
 from torch import Tensor
 
 from ..data.image_io import displayed_size, pil_to_tensor, to_rgb
-from .face import LANDMARK_NAMES, Face, Point
+from ..face_layout import CANONICAL_FACE, LANDMARK_NAMES, CanonicalFace
+from .face import Face, Point
 
 __all__ = [
     "CANONICAL_FACE",
@@ -59,44 +60,6 @@ __all__ = [
 Region = tuple[int, int, int, int]
 PhotoT = TypeVar("PhotoT", Image.Image, Tensor)
 Points = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class CanonicalFace:
-    """Where the five landmarks of an aligned face sit in the crop, as fractions of its side.
-
-    Attributes:
-        landmarks: ``(x, y)`` fractions in the order of `LANDMARK_NAMES`.
-        fit: The landmarks the transform is fitted to (indices into ``landmarks``, at least two, not all on one
-            point). The default, eyes and mouth corners, leaves the nose out: finders disagree on which point it
-            is (dlib's 5-point model marks its base, others its tip, 0.25 of the eye distance apart) and it moves
-            most when the head turns.
-
-    Raises:
-        ValueError: If a fraction is not finite or ``fit`` does not name at least two landmarks.
-    """
-
-    landmarks: tuple[Point, Point, Point, Point, Point]
-    fit: tuple[int, ...] = (0, 1, 3, 4)
-
-    def __post_init__(self) -> None:
-        if len(self.landmarks) != len(LANDMARK_NAMES) or not all(
-            len(p) == 2 and all(math.isfinite(v) for v in p) for p in self.landmarks
-        ):
-            raise ValueError(f"landmarks must be five finite (x, y) fractions {LANDMARK_NAMES}, got {self.landmarks}")
-        if len(set(self.fit)) < 2 or not all(0 <= i < len(LANDMARK_NAMES) for i in self.fit):
-            raise ValueError(f"fit must name at least two landmarks by index 0-4, got {self.fit!r}")
-
-    def points(self, size: int) -> Points:
-        """The (5, 2) canonical landmarks in pixels of a crop of side ``size``."""
-        return np.asarray(self.landmarks, dtype=np.float64) * size - 0.5
-
-
-# Eyes as measured in training crops (docs/faces.md): 0.29 of the side from the top, 0.4 apart, centred. The mouth
-# corners and nose sit where the five-point mean face (InsightFace's, the one the built-in finder places the
-# mouth with) puts them for those eyes: 1.15 eye distances below them, 0.83 eye distances wide.
-CANONICAL_FACE = CanonicalFace(((0.30, 0.29), (0.70, 0.29), (0.50, 0.52), (0.334, 0.75), (0.666, 0.75)))
-"""The default crop: the layout of OpenFace's aligned frames and the official GANimation sample crops."""
 
 
 @dataclass(frozen=True)

@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
+from ..face_layout import LANDMARK_NAMES as LANDMARK_NAMES
+from ..face_layout import Point as Point
+
 __all__ = ["LANDMARK_NAMES", "Face", "FaceFinder", "Point"]
-
-Point: TypeAlias = tuple[float, float]
-"""A point ``(x, y)`` in pixels."""
-
-LANDMARK_NAMES: tuple[str, ...] = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
-"""The five landmarks of a [`Face`][ganimation_lib.faces.face.Face], in order.
-
-"Left" and "right" are the sides of the picture (smaller ``x`` first), not of the person: ``eye_left`` is the
-person's right eye. This is the order of RetinaFace, MTCNN and InsightFace's five points.
-"""
 
 
 @dataclass(frozen=True)

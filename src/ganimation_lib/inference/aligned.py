@@ -175,10 +175,12 @@ def prepare_images(
     feather: float,
     size: int,
     device: torch.device,
+    canonical: CanonicalFace = CANONICAL_FACE,
 ) -> list[list[PreparedFace]]:
     """The prepared faces of each image: one per box (or the whole image) without ``faces``, else every face chosen.
 
-    The arguments are those of [`edit_batch`][ganimation_lib.inference.edit.edit_batch].
+    The arguments are those of [`edit_batch`][ganimation_lib.inference.edit.edit_batch]; ``canonical`` is where found
+    faces go in the model's crop ([`face_crop_of`][ganimation_lib.inference.pipeline.face_crop_of] the model).
 
     Raises:
         ValueError: If ``faces`` and ``boxes`` are both given, or a face choice is given without ``faces``.
@@ -199,6 +201,6 @@ def prepare_images(
         images, faces, finder=finder, face_index=face_index, largest=largest, min_face_size=min_face_size
     )
     return [
-        [prepare_aligned_face(image, face, feather, size, device) for face in image_faces]
+        [prepare_aligned_face(image, face, feather, size, device, canonical) for face in image_faces]
         for image, image_faces in zip(images, chosen, strict=True)
     ]

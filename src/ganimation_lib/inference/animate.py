@@ -26,7 +26,7 @@ from .drive import DriveSource, read_drive
 from .expression_targets import Easing, Target, keyframe_path, resolve_targets, smooth_aus
 from .images import ImageT
 from .pasting import paste_in_groups
-from .pipeline import as_generator, au_layout, check_feather, run_jobs
+from .pipeline import as_generator, au_layout, check_feather, face_crop_of, run_jobs
 
 __all__ = ["animate", "animation_aus"]
 
@@ -160,6 +160,7 @@ def animate(
         feather=feather,
         size=model.config.image_size,
         device=device,
+        canonical=face_crop_of(model),
     )
     jobs = [(k, row) for row in aus for k in range(len(prepared))]
     finish = paste_in_groups([len(prepared)] * len(aus))

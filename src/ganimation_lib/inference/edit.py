@@ -39,7 +39,7 @@ from .face_box import face_region as face_region
 from .images import ImageLike, ImageT
 from .pasting import paste_in_groups
 from .pipeline import EditResult as EditResult
-from .pipeline import PreparedFace, as_generator, au_layout, check_feather, run_jobs
+from .pipeline import PreparedFace, as_generator, au_layout, check_feather, face_crop_of, run_jobs
 
 # Box and face_region (face_box.py) and EditResult (pipeline.py) stay importable from here.
 __all__ = ["Box", "EditResult", "edit", "edit_batch", "edit_results", "face_region"]
@@ -86,6 +86,7 @@ def _edit_jobs(
         feather=feather,
         size=model.config.image_size,
         device=device,
+        canonical=face_crop_of(model),
     )
     starts = [sum(len(group) for group in per_image[:i]) for i in range(n_images)]
     jobs, sizes = [], []

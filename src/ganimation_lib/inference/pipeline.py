@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from ..aus import AU_NAMES
 from ..config_mixin import is_finite_number
 from ..data.image_io import upright
+from ..face_layout import CANONICAL_FACE, CanonicalFace
 from ..faces.align import SimilarityTransform, warp_to_photo
 from ..models.generator import Generator
 from ..models.unwrap import unwrap_model
@@ -53,6 +54,7 @@ __all__ = [
     "PreparedFace",
     "as_generator",
     "au_layout",
+    "face_crop_of",
     "boxes_per_image",
     "check_feather",
     "compose",
@@ -171,6 +173,18 @@ def au_layout(model: Generator, au_names: Sequence[str] | None) -> Sequence[str]
         return au_names
     recorded: Sequence[str] | None = getattr(model, "au_names", None)
     return recorded if recorded is not None else AU_NAMES
+
+
+def face_crop_of(model: Generator) -> CanonicalFace:
+    """Where faces go in ``model``'s crop: the layout recorded with the saved model, else the official crops'.
+
+    Examples:
+        >>> from ganimation_lib import Generator, GeneratorConfig
+        >>> face_crop_of(Generator(GeneratorConfig(image_size=16, conv_dim=4, num_residual_blocks=0))).landmarks[0]
+        (0.3, 0.29)
+    """
+    recorded: CanonicalFace | None = getattr(model, "face_crop", None)
+    return recorded if recorded is not None else CANONICAL_FACE
 
 
 def check_feather(feather: float) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..aus import AU_NAMES
 from ..config_mixin import ConfigMixin, read_json
+from ..face_layout import CanonicalFace
 from ..version import __version__
 from .safe_load import CheckpointError
 
@@ -47,7 +48,7 @@ WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 _FORMAT = "ganimation_lib.pretrained"
 _TOP_LEVEL_KEYS = frozenset(
-    {"format", "format_version", "model_class", "library_version", "au_names", "save_id", "config"}
+    {"format", "format_version", "model_class", "library_version", "au_names", "face_crop", "save_id", "config"}
 )
 
 
@@ -61,6 +62,8 @@ class PretrainedInfo:
         library_version: The ganimation_lib version that wrote the directory.
         au_names: Names of the AUs, in the order of the model's AU vector; ``None`` when not recorded.
         save_id: Random id shared by ``config.json`` and ``model.safetensors`` of one save.
+        face_crop: Where the face sat in the crops the model was trained on, when recorded (``None``: not
+            recorded; alignment then uses [`CANONICAL_FACE`][ganimation_lib.face_layout.CANONICAL_FACE]).
     """
 
     model_class: str
@@ -68,6 +71,7 @@ class PretrainedInfo:
     library_version: str
     au_names: tuple[str, ...] | None
     save_id: str | None
+    face_crop: CanonicalFace | None = None
 
 
 def resolve_au_names(au_names: Sequence[str] | None, num_aus: int) -> tuple[str, ...] | None:
@@ -97,12 +101,21 @@ def resolve_au_names(au_names: Sequence[str] | None, num_aus: int) -> tuple[str,
 
 
 def config_document(
-    model_class: str, config: ConfigMixin, *, au_names: Sequence[str] | None, save_id: str
+    model_class: str,
+    config: ConfigMixin,
+    *,
+    au_names: Sequence[str] | None,
+    save_id: str,
+    face_crop: CanonicalFace | None = None,
 ) -> dict[str, Any]:
     """The ``config.json`` document of one save (``au_names`` checked with
-    [`resolve_au_names`][ganimation_lib.models.config_json.resolve_au_names])."""
+    [`resolve_au_names`][ganimation_lib.models.config_json.resolve_au_names]; ``face_crop`` recorded when given)."""
     names = resolve_au_names(au_names, config.num_aus)  # type: ignore[attr-defined]
-    return {
+    if face_crop is not None and not isinstance(face_crop, CanonicalFace):
+        raise TypeError(
+            f"face_crop must be a CanonicalFace (ganimation_lib.faces.align), got {type(face_crop).__name__}"
+        )
+    document: dict[str, Any] = {
         "format": _FORMAT,
         "format_version": FORMAT_VERSION,
         "model_class": model_class,
@@ -111,6 +124,9 @@ def config_document(
         "save_id": save_id,
         "config": config.to_dict(),
     }
+    if face_crop is not None:  # absent when not recorded, so files stay readable by libraries before it
+        document["face_crop"] = face_crop.to_dict()
+    return document
 
 
 def _a(name: str) -> str:
@@ -188,6 +204,11 @@ def read_config_json(
         names = None if raw_names is None else resolve_au_names(raw_names, config.num_aus)  # type: ignore[attr-defined]
     except ValueError as error:
         raise CheckpointError(f"{path}: {error}") from error
+    raw_crop = document.get("face_crop")
+    try:
+        face_crop = None if raw_crop is None else CanonicalFace.from_dict(raw_crop)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}") from error
     save_id = document.get("save_id")
     return PretrainedInfo(
         model_class=model_class,
@@ -195,4 +216,5 @@ def read_config_json(
         library_version=written_by,
         au_names=names,
         save_id=save_id if isinstance(save_id, str) else None,
+        face_crop=face_crop,
     )

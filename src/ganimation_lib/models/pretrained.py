@@ -54,6 +54,7 @@ from typing_extensions import Self
 from ..atomic_files import write_new_file
 from ..config_mixin import ConfigMixin
 from ..errors import writing
+from ..face_layout import CanonicalFace
 from ..version import __version__
 from .config_json import CONFIG_NAME as CONFIG_NAME
 from .config_json import FORMAT_VERSION as FORMAT_VERSION
@@ -103,6 +104,10 @@ class PretrainedMixin:
             [`from_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.from_pretrained] sets it from
             ``config.json``; [`save_pretrained`][ganimation_lib.models.pretrained.PretrainedMixin.save_pretrained]
             writes it.
+        face_crop: Where the face sat in the crops the model was trained on (a
+            [`CanonicalFace`][ganimation_lib.face_layout.CanonicalFace]), or ``None`` (not recorded: the default
+            [`CANONICAL_FACE`][ganimation_lib.face_layout.CANONICAL_FACE], the official crops' layout). Saved and
+            loaded like ``au_names``; editing a photo aligns its faces to it.
 
     Examples:
         >>> from dataclasses import dataclass
@@ -123,6 +128,7 @@ class PretrainedMixin:
 
     config_class: ClassVar[type[ConfigMixin]]
     au_names: tuple[str, ...] | None = None
+    face_crop: CanonicalFace | None = None
 
     if TYPE_CHECKING:
 
@@ -139,10 +145,16 @@ class PretrainedMixin:
         with torch.device("meta"):
             return cls(config)
 
-    def save_pretrained(self, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None) -> Path:
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        au_names: Sequence[str] | None = None,
+        face_crop: CanonicalFace | None = None,
+    ) -> Path:
         """Write this model to ``directory`` (see [`save_pretrained`][ganimation_lib.models.pretrained.save_pretrained])
         and return its path."""
-        return save_pretrained(self, directory, au_names=au_names)
+        return save_pretrained(self, directory, au_names=au_names, face_crop=face_crop)
 
     @classmethod
     def write_pretrained(
@@ -152,6 +164,7 @@ class PretrainedMixin:
         state_dict: Mapping[str, Tensor],
         *,
         au_names: Sequence[str] | None = None,
+        face_crop: CanonicalFace | None = None,
     ) -> Path:
         """Write a saved-model directory from a ``config`` and a matching ``state_dict`` (our key names).
 
@@ -166,6 +179,7 @@ class PretrainedMixin:
             config: An instance of ``config_class``.
             state_dict: Weights whose keys and shapes match a model built from ``config``.
             au_names: One name per AU; ``None`` means the 17 OpenFace AUs when ``num_aus == 17``, else unknown.
+            face_crop: The layout of the training crops to record; ``None`` records none.
 
         Returns:
             The directory.
@@ -180,7 +194,7 @@ class PretrainedMixin:
         if not isinstance(config, owner.config_class):
             raise TypeError(f"config must be a {owner.config_class.__name__}, got {type(config).__name__}")
         save_id = uuid.uuid4().hex
-        document = config_document(owner.__name__, config, au_names=au_names, save_id=save_id)
+        document = config_document(owner.__name__, config, au_names=au_names, save_id=save_id, face_crop=face_crop)
         meta: Any = owner.build_on_meta(config)
         problems = state_dict_mismatches({k: tuple(v.shape) for k, v in meta.state_dict().items()}, state_dict)
         if problems:
@@ -246,6 +260,7 @@ def load_pretrained(
     load_state_dict_checked(module, tensors, source=str(path), hint=hint)
     module.to(device).eval()
     model.au_names = info.au_names
+    model.face_crop = info.face_crop
     return model
 
 
@@ -287,7 +302,11 @@ def _remove_stale_staging(target: Path) -> None:
 
 
 def save_pretrained(
-    model: PretrainedMixin, directory: str | os.PathLike[str], *, au_names: Sequence[str] | None = None
+    model: PretrainedMixin,
+    directory: str | os.PathLike[str],
+    *,
+    au_names: Sequence[str] | None = None,
+    face_crop: CanonicalFace | None = None,
 ) -> Path:
     """Write ``model`` (a [`Generator`][ganimation_lib.models.generator.Generator], a
     [`Critic`][ganimation_lib.models.critic.Critic], any model with
@@ -301,6 +320,7 @@ def save_pretrained(
         directory: Where to write ``config.json`` and ``model.safetensors``.
         au_names: AU names to record; ``None`` uses ``model.au_names`` if set, else the 17 OpenFace AUs
             when the model takes 17 AUs, else records none.
+        face_crop: The training crops' layout to record; ``None`` uses ``model.face_crop`` (recorded when set).
 
     Returns:
         The directory.
@@ -310,7 +330,8 @@ def save_pretrained(
     if not isinstance(inner, nn.Module) or not isinstance(inner, PretrainedMixin) or config is None:
         raise TypeError(f"save_pretrained expects a Generator or a Critic, got {type(model).__name__}")
     names = au_names if au_names is not None else inner.au_names
-    return type(inner).write_pretrained(directory, config, inner.state_dict(), au_names=names)
+    crop = face_crop if face_crop is not None else inner.face_crop
+    return type(inner).write_pretrained(directory, config, inner.state_dict(), au_names=names, face_crop=crop)
 
 
 def as_device(map_location: str | torch.device) -> torch.device:
