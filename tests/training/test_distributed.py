@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -310,6 +311,19 @@ def test_an_altered_global_position_is_refused_by_name(tmp_path: Path) -> None:
     torch.save({**state, "epoch_items": "2"}, path)
     with pytest.raises(CheckpointError, match="'epoch_items' is '2', not a whole number"):
         load_training_state(path)
+
+
+def test_own_sampler_mid_epoch_at_another_world_size_is_warned_about(tmp_path: Path) -> None:
+    data = RandomAUData(length=8)
+    Trainer(**tiny_models(), config=tiny_config(max_steps=1), output_dir=tmp_path, progress=False).fit(data)
+    path = tmp_path / "checkpoints" / "step-000000001.pt"
+    torch.save({**torch.load(path, weights_only=True), "world_size": 2}, path)  # as if written by two processes
+    resumed = Trainer(**tiny_models(), config=tiny_config(max_steps=2), progress=False)
+    with pytest.warns(UserWarning, match="from a checkpoint written at world size 2 with your own sampler"):
+        resumed.fit(data, resume_from=path, sampler=ResumableSampler(8, seed=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default sampler continues the global order: nothing to say
+        Trainer(**tiny_models(), config=tiny_config(max_steps=2), progress=False).fit(data, resume_from=path)
 
 
 def test_one_process_is_left_alone() -> None:
