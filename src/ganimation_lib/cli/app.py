@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from ..app.extra import AppExtraMissingError, require_gradio
-from .common import load_generator, open_image
+from .common import add_loading_arguments, load_generator, open_image
 from .help_text import terminal_text
 
 __all__ = ["register", "run"]
@@ -48,13 +48,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--port", type=_port, default=7860, help="the port (default 7860)")
     parser.add_argument("--photo", metavar="IMAGE", default=None, help="a picture to open the page with")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda:N'")
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=None,
-        help="the model's training size, for checkpoint files that do not record it (default 128)",
-    )
+    add_loading_arguments(parser)
     parser.set_defaults(func=run, app_usage=parser.format_usage())
 
 

@@ -27,7 +27,15 @@ from ..faces.face import FaceFinder
 from ..models.convert import load_checkpoint
 from ..models.generator import Generator
 
-__all__ = ["FaceOptions", "add_common_arguments", "face_options", "load_generator", "open_image", "parse_box"]
+__all__ = [
+    "FaceOptions",
+    "add_common_arguments",
+    "add_loading_arguments",
+    "face_options",
+    "load_generator",
+    "open_image",
+    "parse_box",
+]
 
 
 def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -92,6 +100,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.1,
         help="blend width at the edges, as a fraction of the box's side or of the aligned face crop's (0-0.5)",
     )
+    add_loading_arguments(parser)
+
+
+def add_loading_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--image-size``: how `load_generator` loads MODEL."""
     parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda:N'")
     parser.add_argument(
         "--image-size",

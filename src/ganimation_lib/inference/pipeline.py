@@ -55,6 +55,7 @@ __all__ = [
     "as_generator",
     "au_layout",
     "face_crop_of",
+    "progress_bar",
     "boxes_per_image",
     "check_feather",
     "compose",
@@ -312,7 +313,8 @@ def _evaluating(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
+def progress_bar(total: int | None, enabled: bool, desc: str) -> Any:
+    """A tqdm bar counting frames (a context manager), or ``nullcontext(None)`` when disabled or without tqdm."""
     if not enabled:
         return contextlib.nullcontext(None)
     try:
@@ -352,7 +354,7 @@ def run_jobs(
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     parameter = next(generator.parameters())
     results: list[_R] = []
-    with _evaluating(generator), _progress(len(jobs), progress, desc) as bar:
+    with _evaluating(generator), progress_bar(len(jobs), progress, desc) as bar:
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
             inputs = torch.stack([faces[i].model_input for i, _ in chunk]).to(parameter.dtype)

@@ -26,14 +26,13 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import torch
 from PIL import Image
@@ -46,7 +45,7 @@ from ..faces.selection import NoFaceFoundError, select_faces
 from .drive import DriveSource, read_drive
 from .edit import edit_batch
 from .expression_targets import Target, resolve_target, smooth_aus
-from .pipeline import as_generator, au_layout, check_feather
+from .pipeline import as_generator, au_layout, check_feather, progress_bar
 from .video_io import VIDEO_WRITE_SUFFIXES, check_encoder, probe_video, read_frames, write_video
 from .video_tracking import FaceTrack, TrackingOptions, faces_per_frame, select_tracks, track_faces
 
@@ -141,23 +140,13 @@ class VideoReport:
         return "; ".join(parts)
 
 
-def _bar(total: int | None, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return contextlib.nullcontext(None)
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional (the ``extras`` extra): run without a bar
-        return contextlib.nullcontext(None)
-    return tqdm(total=total, desc=desc, unit="frame")
-
-
 def _find(
     src: Path, finder: FaceFinder, options: TrackingOptions, min_face_size: float, total: int | None, progress: bool
 ) -> list[list[Face] | None]:
     """The faces of every searched frame (``None`` for frames skipped by ``detect_every``), the last one included."""
     detections: list[list[Face] | None] = []
     last: Image.Image | None = None
-    with _bar(total, progress, "finding faces") as bar:
+    with progress_bar(total, progress, "finding faces") as bar:
         for number, frame in enumerate(read_frames(src)):
             searched = number % options.detect_every == 0
             detections.append([f for f in finder(frame) if f.width >= min_face_size] if searched else None)
@@ -215,7 +204,7 @@ def _edited_frames(
             yield done.get(n, frame)
 
     count = 0
-    with _bar(len(aus), progress, "editing video") as bar:
+    with progress_bar(len(aus), progress, "editing video") as bar:
         for frame in read_frames(src):
             if count == len(aus):
                 raise ValueError(f"{src} gave more frames on the second reading than the {len(aus)} of the first")
