@@ -49,7 +49,7 @@ def test_a_malformed_crop_in_config_json_is_refused(tmp_path: Path, bad: object)
     document = json.loads((folder / "config.json").read_text())
     document["face_crop"] = bad
     (folder / "config.json").write_text(json.dumps(document))
-    with pytest.raises(CheckpointError, match="face crop|landmarks|fit"):
+    with pytest.raises(CheckpointError, match=r"face crop|landmarks|fit"):
         Generator.from_pretrained(folder)
 
 
