@@ -3,6 +3,8 @@
 from .dataset import AUDataset as AUDataset
 from .dataset import DatasetReport as DatasetReport
 from .dataset import load_image as load_image
+from .dataset import load_rgb as load_rgb
+from .decoded_cache import DecodedCache as DecodedCache
 from .errors import DataFormatError as DataFormatError
 from .errors import UnsafePickleError as UnsafePickleError
 from .labels import AUTable as AUTable
@@ -37,6 +39,7 @@ __all__ = [
     "AUTableWriter",
     "DataFormatError",
     "DatasetReport",
+    "DecodedCache",
     "OpenFaceCSV",
     "OpenFaceFace",
     "OpenFaceRunError",
@@ -49,6 +52,7 @@ __all__ = [
     "contact_sheet",
     "identity_from_name",
     "load_image",
+    "load_rgb",
     "prepare_openface",
     "read_attributes_txt",
     "read_au_table",

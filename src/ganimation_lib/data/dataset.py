@@ -39,14 +39,15 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES, AU_SCALE, check_au_names
+from .decoded_cache import DecodedCache
 from .errors import DataFormatError
-from .image_io import list_images, open_image, pil_to_tensor, readable_image
+from .image_io import list_images, open_image, pil_to_tensor, readable_image, uint8_to_tensor
 from .labels import AUTable, read_ids, read_labels
 from .sample import AUSample
 from .tally import CountsWithExamples
 from .target_sampling import RandomOtherTarget, TargetSampler
 
-__all__ = ["AUDataset", "DatasetReport", "load_image"]
+__all__ = ["AUDataset", "DatasetReport", "load_image", "load_rgb"]
 
 Split = Literal["all", "train", "test"]
 _LABEL_NAMES = ("aus.csv", "aus_openface.pkl", "attributes.txt")
@@ -101,6 +102,15 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
         DataFormatError: If the file is not a readable image (corrupt, truncated) or is above
             `MAX_PIXELS` (50 megapixels).
     """
+    return pil_to_tensor(load_rgb(path, image_size))
+
+
+def load_rgb(path: str | Path, image_size: int) -> Image.Image:
+    """The (image_size, image_size) RGB image `load_image` converts to a tensor (and the decoded cache stores).
+
+    Raises:
+        DataFormatError: As `load_image`.
+    """
     try:
         rgb = open_image(path, draft_size=image_size)
     except FileNotFoundError as error:
@@ -111,7 +121,7 @@ def load_image(path: str | Path, image_size: int) -> Tensor:
     image = rgb.crop((left, top, left + side, top + side))
     if side != image_size:
         image = image.resize((image_size, image_size), Image.Resampling.BICUBIC, reducing_gap=None)
-    return pil_to_tensor(image)
+    return image
 
 
 def _split_rank(name: str, seed: int) -> bytes:
@@ -163,6 +173,11 @@ class AUDataset(Dataset[AUSample]):
             corrupt, truncated or above 50 megapixels.
         strict: Raise [`DataFormatError`][ganimation_lib.data.errors.DataFormatError] on any problem instead of skipping
             the item with a warning.
+        decoded_cache: Folder of a decoded-image cache
+            ([`DecodedCache`][ganimation_lib.data.decoded_cache.DecodedCache]): the items are decoded once, at
+            ``image_size``, into a memory-mapped uint8 array there (built now if missing or stale, reused by later
+            runs and by every loader worker) and read from it instead of the files: same tensors, no JPEG
+            decoding per item. Flips still apply per item. ``None``: decode on every access.
 
     Raises:
         FileNotFoundError: If a folder or label file does not exist.
@@ -187,6 +202,7 @@ class AUDataset(Dataset[AUSample]):
         split_seed: int = 0,
         check_images: bool = True,
         strict: bool = False,
+        decoded_cache: str | Path | None = None,
     ) -> None:
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
@@ -224,6 +240,11 @@ class AUDataset(Dataset[AUSample]):
             raise DataFormatError(f"no usable items in {self.images_dir} with labels {self.labels_path}")
         self.files: tuple[str, ...] = tuple(files)
         self._table = torch.from_numpy((np.asarray(values, dtype=np.float64) / self.au_scale).astype(np.float32))
+        self.decoded_cache: DecodedCache | None = None
+        if decoded_cache is not None:
+            self.decoded_cache = DecodedCache.open_or_build(
+                decoded_cache, self.images_dir, self.files, image_size, self._decode_pixels
+            )
 
     # ------------------------------------------------------------------------------------------ construction
 
@@ -309,6 +330,9 @@ class AUDataset(Dataset[AUSample]):
         keep = [i for i, f in enumerate(files) if f in wanted or os.path.splitext(f)[0] in stems]
         return [files[i] for i in keep], [values[i] for i in keep]
 
+    def _decode_pixels(self, path: Path) -> np.ndarray:
+        return np.asarray(load_rgb(path, self.image_size))
+
     # ----------------------------------------------------------------------------------------------- dataset
 
     def __len__(self) -> int:
@@ -326,7 +350,10 @@ class AUDataset(Dataset[AUSample]):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} items")
         index %= len(self)
-        image = load_image(self.images_dir / self.files[index], self.image_size)
+        if self.decoded_cache is not None:
+            image = uint8_to_tensor(self.decoded_cache[index])
+        else:
+            image = load_image(self.images_dir / self.files[index], self.image_size)
         if self.flip > 0 and float(torch.rand(())) < self.flip:
             image = image.flip(-1)
         target, source = self.target_sampler(index, self._table)

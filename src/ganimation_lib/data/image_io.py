@@ -55,6 +55,7 @@ __all__ = [
     "pil_to_tensor",
     "readable_image",
     "to_rgb",
+    "uint8_to_tensor",
     "upright",
 ]
 
@@ -243,6 +244,17 @@ def pil_to_tensor(image: Image.Image) -> Tensor:
     """
     if image.mode != "RGB":
         raise ValueError(f"expected an RGB image, got mode {image.mode!r}; convert it with to_rgb first")
-    array = np.asarray(image, dtype=np.float32)
+    return uint8_to_tensor(np.asarray(image))
+
+
+def uint8_to_tensor(pixels: np.ndarray) -> Tensor:
+    """Convert (H, W, 3) uint8 RGB pixels to a (3, H, W) float32 tensor in [-1, 1], as `pil_to_tensor` does
+    (which calls it): the decoded-image cache's pixels give the same tensors, bit for bit.
+
+    Examples:
+        >>> uint8_to_tensor(np.array([[[255, 0, 0]]], dtype=np.uint8))[:, 0, 0].tolist()
+        [1.0, -1.0, -1.0]
+    """
+    array = np.asarray(pixels, dtype=np.float32)
     # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
