@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from typing_extensions import Self
 
-from ..config_mixin import ConfigMixin, check_choice, check_int_range, is_finite_number, short_repr
+from ..config_mixin import ConfigMixin, check_bool, check_choice, check_int_range, is_finite_number, short_repr
 from ..devices import PRECISIONS, Precision
 from ..losses import (
     CriticLossTerm,
@@ -21,9 +21,20 @@ from ..losses import (
     SmoothnessForm,
 )
 
-__all__ = ["MAX_COUNT", "MAX_NUM_WORKERS", "GradientPenaltyMode", "LRUnit", "TrainerConfig"]
+__all__ = [
+    "ADAM_IMPLEMENTATIONS",
+    "MAX_COUNT",
+    "MAX_NUM_WORKERS",
+    "AdamImplementation",
+    "GradientPenaltyMode",
+    "LRUnit",
+    "TrainerConfig",
+]
 
 LRUnit = Literal["epoch", "step"]
+AdamImplementation = Literal["auto", "foreach", "fused"]
+#: The values ``TrainerConfig.adam_implementation`` takes.
+ADAM_IMPLEMENTATIONS: tuple[str, ...] = ("auto", "foreach", "fused")
 
 #: The largest count a TrainerConfig field may hold (steps, epochs, intervals, batch size): a billion.
 MAX_COUNT = 10**9
@@ -67,6 +78,12 @@ class TrainerConfig(ConfigMixin):
             ``Critic.au_parameters``) learns at ``critic_lr`` times this (official 1). The fast recipe uses 0.25
             from 64 px up, with a separate AU trunk (``docs/training.md``).
         betas: Adam betas of both optimizers (official (0.5, 0.999)).
+        adam_implementation: PyTorch's Adam kernel: ``"auto"`` (PyTorch's choice, default), ``"foreach"`` or
+            ``"fused"`` (one kernel per step; CUDA, and the CPU since PyTorch 2.4). The same update up to float
+            rounding ([`optimizers`][ganimation_lib.training.optimizers]).
+        cudnn_benchmark: On CUDA, let cuDNN time its convolution algorithms once and keep the fastest
+            (``torch.backends.cudnn.benchmark``, set for the process when the trainer is built): the shapes never
+            change during a run. The chosen algorithms may round differently from run to run.
         n_critic: A generator phase runs every ``n_critic`` iterations, counted over the whole run; the critic
             phase runs every iteration. (The official code counts within each epoch, which is the same when
             an epoch's batch count is a multiple of ``n_critic`` and never trains the generator when an
@@ -119,6 +136,8 @@ class TrainerConfig(ConfigMixin):
     critic_lr: float = 1e-4
     au_lr_scale: float = 1.0
     betas: tuple[float, float] = (0.5, 0.999)
+    adam_implementation: AdamImplementation = "auto"
+    cudnn_benchmark: bool = True
     n_critic: int = 5
     loss_weights: LossWeights = field(default_factory=LossWeights)
     expression_form: ExpressionLossForm = "official"
@@ -200,6 +219,8 @@ class TrainerConfig(ConfigMixin):
         check_choice("TrainerConfig", "expression_form", self.expression_form, ("official", "mean"))
         check_choice("TrainerConfig", "smoothness_form", self.smoothness_form, ("l1_sum", "squared_mean"))
         check_choice("TrainerConfig", "lr_unit", self.lr_unit, ("epoch", "step"))
+        check_choice("TrainerConfig", "adam_implementation", self.adam_implementation, ADAM_IMPLEMENTATIONS)
+        check_bool("TrainerConfig", "cudnn_benchmark", self.cudnn_benchmark)
         check_choice(
             "TrainerConfig", "gradient_penalty_mode", self.gradient_penalty_mode, ("critic_step", "separate_step")
         )

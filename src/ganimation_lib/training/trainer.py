@@ -35,6 +35,7 @@ from .ema import EMA
 from .finite import NonFiniteLossError, check_nonfinite_streak, guarded_step, report_skipped_step
 from .fit_loop import run_fit
 from .hooks import Callback, arrange_callbacks
+from .optimizers import AU_GROUP, build_optimizers
 from .rng import capture_rng_state, restore_rng_state
 from .sampling import TrainingData, to_device
 from .validation import HeldOut, validate
@@ -67,23 +68,6 @@ def _build(value: object, network: type[M], config_type: type[Any], name: str) -
     raise TypeError(
         f"{name} must be a {network.__name__}, a {config_type.__name__} or None, got {type(value).__name__}"
     )
-
-
-#: The name of the critic optimizer's parameter group of the AU reading (with ``TrainerConfig.au_lr_scale`` != 1).
-AU_GROUP = "au"
-
-
-def _critic_parameter_groups(critic: Critic, au_lr_scale: float) -> list[dict[str, Any]]:
-    """One group of all the critic's parameters, or (``au_lr_scale`` != 1) the AU reading's in a group of its own.
-
-    One group by default, so checkpoints of runs without the option keep resuming.
-    """
-    if au_lr_scale == 1.0:
-        return [{"params": list(critic.parameters())}]
-    reading = critic.au_parameters()
-    own = {id(parameter) for parameter in reading}
-    rest = [parameter for parameter in critic.parameters() if id(parameter) not in own]
-    return [{"params": rest}, {"params": reading, "name": AU_GROUP}]
 
 
 class Trainer:
@@ -165,12 +149,9 @@ class Trainer:
         self._train_generator = self._wrap(generator_view)
         self._train_critic = self._wrap(critic_view)
 
-        self.generator_optimizer = torch.optim.Adam(
-            self.generator.parameters(), lr=config.generator_lr, betas=config.betas
-        )
-        self.critic_optimizer = torch.optim.Adam(
-            _critic_parameter_groups(self.critic, config.au_lr_scale), lr=config.critic_lr, betas=config.betas
-        )
+        self.generator_optimizer, self.critic_optimizer = build_optimizers(self.generator, self.critic, config)
+        if self.device.type == "cuda" and config.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = True  # the convolution shapes never change during a run
         use_scaler = self.precision.use_grad_scaler
         self.generator_scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.critic_scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
