@@ -175,3 +175,15 @@ def test_a_copied_dataset_folder_gets_its_own_cache(jpeg_root: Path, tmp_path: P
     copy = shutil.copytree(jpeg_root, tmp_path / "copy")
     AUDataset(copy, image_size=SIZE, decoded_cache=cache_dir)
     assert len(list(cache_dir.glob("*.npy"))) == 2
+
+
+def test_ganimation_train_decoded_cache_flag(tmp_path: Path) -> None:
+    from ganimation_lib.cli import main
+
+    root = SyntheticFaces(num_identities=3, items_per_identity=2, image_size=SIZE).write(tmp_path / "data")
+    tiny = ["--image-size", "32", "--generator-conv-dim", "8", "--generator-num-residual-blocks", "1"]
+    tiny += ["--critic-conv-dim", "8", "--critic-depth", "4", "--batch-size", "2", "--device", "cpu", "--no-progress"]
+    cache_dir = tmp_path / "cache"
+    args = [str(root), "--output", str(tmp_path / "run"), "--max-steps", "1", "--decoded-cache", str(cache_dir)]
+    assert main(["train", *args, "--val-fraction", "0.34", *tiny]) == 0
+    assert len(list(cache_dir.glob("*.npy"))) == 2  # the training and the held-out split
