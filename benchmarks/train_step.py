@@ -203,6 +203,7 @@ def main() -> None:
         ("Trainer, TrainerConfig.official()", library_step),
         ("  + gradient penalty in the critic step", lambda: library_step(gradient_penalty_mode="critic_step")),
         ("  + lazy gradient penalty, every 4 steps", lambda: library_step(gradient_penalty_interval=4)),
+        ("  + fused Adam (same update up to rounding)", lambda: library_step(adam_implementation="fused")),
     ]
     if device.type == "cuda":
         variants.append(("  + bf16 autocast", lambda: library_step(precision="bf16")))
