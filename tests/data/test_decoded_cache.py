@@ -187,3 +187,34 @@ def test_ganimation_train_decoded_cache_flag(tmp_path: Path) -> None:
     args = [str(root), "--output", str(tmp_path / "run"), "--max-steps", "1", "--decoded-cache", str(cache_dir)]
     assert main(["train", *args, "--val-fraction", "0.34", *tiny]) == 0
     assert len(list(cache_dir.glob("*.npy"))) == 2  # the training and the held-out split
+
+
+def test_builds_of_the_same_cache_at_once_all_succeed(jpeg_root: Path, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    names = AUDataset(jpeg_root, image_size=SIZE).files
+    cache_dir = tmp_path / "cache"
+    results: list[DecodedCache | BaseException] = []
+
+    def slow(path: Path) -> np.ndarray:
+        time.sleep(0.01)  # the builds overlap, as those of several ranks would
+        return np.asarray(dataset_module.load_rgb(path, SIZE))
+
+    def build() -> None:
+        try:
+            results.append(DecodedCache.open_or_build(cache_dir, jpeg_root / "imgs", names, SIZE, slow))
+        except BaseException as error:  # reported by the assertion below
+            results.append(error)
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(result, DecodedCache) for result in results), results
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = AUDataset(jpeg_root, image_size=SIZE, decoded_cache=cache_dir)
+    assert torch.equal(_images(again), _images(AUDataset(jpeg_root, image_size=SIZE)))
+    assert sorted(p.suffix for p in cache_dir.iterdir()) == [".json", ".npy"]

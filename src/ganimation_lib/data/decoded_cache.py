@@ -14,7 +14,7 @@ The fingerprint hashes every file's name, size and modification time with the im
 the decoding (crop and resize), so a changed, replaced or touched image, or another transform, makes the
 cache stale: it is rebuilt. A missing, truncated or inconsistent pair is rebuilt with a warning naming the
 reason; the array and the index are each written atomically, the index last, so an interrupted build
-leaves no pair that looks valid.
+leaves no pair that passes the check with the wrong pixels.
 
 Examples:
     >>> import tempfile, numpy as np
@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from ..atomic_files import atomic_path, atomic_text
-from ..errors import writing
 
 __all__ = ["DECODING_VERSION", "DecodedCache", "data_fingerprint"]
 
@@ -178,11 +177,11 @@ class DecodedCache:
         self, folder: Path, names: Sequence[str], fingerprint: str, decode: Callable[[Path], np.ndarray]
     ) -> None:
         """Decode every image into a new array file, then write the index (each atomically, the index last)."""
+        # An old index stays until the new one replaces it: it names an older fingerprint (or describes an
+        # array of the same content, for a damaged array rebuilt), so a build killed between the two renames
+        # never leaves a pair that passes the check with other pixels. Processes building the same cache at
+        # once (ranks under torchrun) write the same bytes, and each sees a valid pair when it is done.
         shape = (len(names), self.image_size, self.image_size, 3)
-        with writing(self.index_path):
-            self.index_path.parent.mkdir(parents=True, exist_ok=True)
-            if self.index_path.exists():  # no moment where an old index describes a new array
-                self.index_path.unlink()
         with atomic_path(self.array_path) as temporary:
             array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
             try:
