@@ -218,3 +218,29 @@ def test_builds_of_the_same_cache_at_once_all_succeed(jpeg_root: Path, tmp_path:
         again = AUDataset(jpeg_root, image_size=SIZE, decoded_cache=cache_dir)
     assert torch.equal(_images(again), _images(AUDataset(jpeg_root, image_size=SIZE)))
     assert sorted(p.suffix for p in cache_dir.iterdir()) == [".json", ".npy"]
+
+
+def test_the_readability_check_trusts_the_cache_for_unchanged_files(
+    jpeg_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    original = dataset_module.readable_image
+
+    def counting(path: str | Path, draft_size: int | None = None) -> str | None:
+        checked.append(Path(path).name)
+        return original(path, draft_size)
+
+    monkeypatch.setattr(dataset_module, "readable_image", counting)
+    cache_dir = tmp_path / "cache"
+    first = AUDataset(jpeg_root, image_size=SIZE, decoded_cache=cache_dir)
+    assert sorted(checked) == sorted(first.files)  # no cache yet: every image checked
+    checked.clear()
+    AUDataset(jpeg_root, image_size=SIZE, decoded_cache=cache_dir)
+    assert checked == []  # all decoded into the cache, unchanged since
+    touched = jpeg_root / "imgs" / first.files[0]
+    os.utime(touched, ns=(0, 10**18))
+    # Changed files are checked again: the touched one passes, the corrupted one is skipped.
+    (jpeg_root / "imgs" / first.files[1]).write_bytes(b"not a jpeg")
+    with pytest.warns(UserWarning, match="1 unreadable images"):
+        third = AUDataset(jpeg_root, image_size=SIZE, decoded_cache=cache_dir)
+    assert sorted(checked) == sorted(first.files[:2]) and first.files[1] not in third.files

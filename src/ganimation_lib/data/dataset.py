@@ -39,7 +39,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES, AU_SCALE, check_au_names
-from .decoded_cache import DecodedCache
+from .decoded_cache import DecodedCache, known_readable
 from .errors import DataFormatError
 from .image_io import list_images, open_image, pil_to_tensor, readable_image, uint8_to_tensor
 from .labels import AUTable, read_ids, read_labels
@@ -229,7 +229,8 @@ class AUDataset(Dataset[AUSample]):
         table = read_labels(self.labels_path, self.au_names, strict=strict)
         for row in table.skipped:
             self.report.count("bad_rows", f"line {row.line} {row.file}: {row.reason}".replace("  ", " "))
-        files, values = self._match(table, check_images)
+        checked = known_readable(decoded_cache, self.images_dir) if decoded_cache is not None else set()
+        files, values = self._match(table, check_images, checked)
         files, values = self._select(files, values, split, ids, test_fraction, split_seed)
         if not self.report.ok:
             message = f"{self.labels_path} with {self.images_dir}: {self.report}"
@@ -274,8 +275,11 @@ class AUDataset(Dataset[AUSample]):
             f"no AU labels found; tried {[str(t) for t in tried]}. Run 'ganimation prepare' or pass labels="
         )
 
-    def _match(self, table: AUTable, check_images: bool) -> tuple[list[str], list[np.ndarray]]:
-        """Pair label rows with image files (by name, else by stem) and record what does not pair."""
+    def _match(
+        self, table: AUTable, check_images: bool, checked: set[tuple[str, int, int]]
+    ) -> tuple[list[str], list[np.ndarray]]:
+        """Pair label rows with image files (by name, else by stem) and record what does not pair; files in
+        ``checked`` (name, size, mtime_ns: decoded into a cache) are known to be readable."""
         present = list_images(self.images_dir)
         by_name = set(present)
         by_stem: dict[str, str | None] = {}
@@ -294,7 +298,7 @@ class AUDataset(Dataset[AUSample]):
                 self.report.count("bad_rows", f"{label}: a second row for image {name}")
                 continue
             used.add(name)
-            if check_images and readable_image(self.images_dir / name, self.image_size) is not None:
+            if check_images and not self._known(name, checked) and self._unreadable(name):
                 self.report.count("unreadable_images", name)
                 continue
             files.append(name)
@@ -303,6 +307,15 @@ class AUDataset(Dataset[AUSample]):
             if present_name not in used:
                 self.report.count("images_without_rows", present_name)
         return files, values
+
+    def _unreadable(self, name: str) -> bool:
+        return readable_image(self.images_dir / name, self.image_size) is not None
+
+    def _known(self, name: str, checked: set[tuple[str, int, int]]) -> bool:
+        if not checked:
+            return False
+        stat = os.stat(self.images_dir / name)
+        return (name, stat.st_size, stat.st_mtime_ns) in checked
 
     def _select(
         self,

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..atomic_files import atomic_path, atomic_text
 
-__all__ = ["DECODING_VERSION", "DecodedCache", "data_fingerprint"]
+__all__ = ["DECODING_VERSION", "DecodedCache", "data_fingerprint", "known_readable"]
 
 #: Version of the decoding the cache holds (``load_image``'s crop and bicubic resize before the conversion to
 #: float). Raise it when that decoding changes: every cache then reads as stale and is rebuilt.
@@ -63,6 +63,35 @@ def data_fingerprint(folder: Path, names: Sequence[str], image_size: int) -> str
         stat = os.stat(folder / name)
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def _file_stats(folder: Path, names: Sequence[str]) -> list[list[Any]]:
+    stats = [os.stat(folder / name) for name in names]
+    return [[name, stat.st_size, stat.st_mtime_ns] for name, stat in zip(names, stats, strict=True)]
+
+
+def known_readable(cache_dir: str | Path, folder: Path) -> set[tuple[str, int, int]]:
+    """``(name, size, mtime_ns)`` of the images of ``folder`` that a cache in ``cache_dir`` decoded: files that
+    still have that size and modification time need no readability check (``AUDataset(check_images=True)``
+    skips them, so a dataset whose cache exists opens without decoding anything).
+
+    Examples:
+        >>> known_readable("/nonexistent", Path("."))
+        set()
+    """
+    known: set[tuple[str, int, int]] = set()
+    directory = Path(cache_dir)
+    if not directory.is_dir():
+        return known
+    where = str(folder.resolve())
+    for index_path in directory.glob("decoded-*px-*.json"):
+        try:
+            index = json.loads(index_path.read_text(encoding="utf-8"))
+            if index.get("format") == _FORMAT and index.get("folder") == where:
+                known.update((str(name), int(size), int(mtime)) for name, size, mtime in index["files"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue  # an unreadable index vouches for nothing
+    return known
 
 
 def _cache_stem(folder: Path, names: Sequence[str], image_size: int) -> str:
@@ -200,6 +229,8 @@ class DecodedCache:
                 os.fsync(handle.fileno())
         index = self._expected_index(names, fingerprint)
         index["array_bytes"] = os.path.getsize(self.array_path)
+        index["folder"] = str(folder.resolve())
+        index["files"] = _file_stats(folder, names)  # what known_readable reports
         with atomic_text(self.index_path) as handle:
             json.dump(index, handle)
         self._array = None
