@@ -16,7 +16,7 @@ import argparse
 import math
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from PIL import Image
 
@@ -28,6 +28,7 @@ from ..models.convert import load_checkpoint
 from ..models.generator import Generator
 
 __all__ = [
+    "FaceChoice",
     "FaceOptions",
     "add_common_arguments",
     "add_loading_arguments",
@@ -134,6 +135,15 @@ def open_image(path: str) -> Image.Image:
     return open_upright(path)
 
 
+class FaceChoice(TypedDict):
+    """The keyword arguments of ``edit``/``animate``/``edit_video`` that choose among the faces found."""
+
+    finder: FaceFinder | None
+    face_index: int | None
+    largest: bool
+    min_face_size: float
+
+
 @dataclass(frozen=True)
 class FaceOptions:
     """Which part of the image to edit, as ``edit``/``animate`` take it: a box, found faces, or the whole image."""
@@ -144,6 +154,12 @@ class FaceOptions:
     face_index: int | None = None
     largest: bool = False
     min_face_size: float = 0.0
+
+    def choice(self) -> FaceChoice:
+        """The face choice as keyword arguments (``**where.choice()``)."""
+        return FaceChoice(
+            finder=self.finder, face_index=self.face_index, largest=self.largest, min_face_size=self.min_face_size
+        )
 
 
 def face_options(args: argparse.Namespace, command: str) -> FaceOptions:

@@ -103,10 +103,7 @@ def run(args: argparse.Namespace) -> int:
             source=source,
             boxes=None if where.box is None else [where.box],
             faces=where.faces,
-            finder=where.finder,
-            face_index=where.face_index,
-            largest=where.largest,
-            min_face_size=where.min_face_size,
+            **where.choice(),
             feather=args.feather,
         )
     except NoFaceFoundError as error:
