@@ -14,14 +14,32 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CANONICAL_FACE", "LANDMARK_NAMES", "CanonicalFace", "Point"]
+from .atomic_files import atomic_text
+from .config_mixin import read_json
+
+__all__ = [
+    "CANONICAL_FACE",
+    "FACE_CROP_FILE",
+    "LANDMARK_NAMES",
+    "CanonicalFace",
+    "Point",
+    "read_face_crop",
+    "write_face_crop",
+]
+
+#: The file beside a dataset's ``imgs/`` that says how its crops were aligned (``ganimation prepare --align`` writes
+#: it; ``ganimation train`` records it with the exported generator).
+FACE_CROP_FILE = "face_crop.json"
 
 Point: TypeAlias = tuple[float, float]
 """A point ``(x, y)`` in pixels."""
@@ -91,3 +109,35 @@ class CanonicalFace:
 # mouth with) puts them for those eyes: 1.15 eye distances below them, 0.83 eye distances wide.
 CANONICAL_FACE = CanonicalFace(((0.30, 0.29), (0.70, 0.29), (0.50, 0.52), (0.334, 0.75), (0.666, 0.75)))
 """The default crop: the layout of OpenFace's aligned frames and the official GANimation sample crops."""
+
+
+def write_face_crop(folder: str | os.PathLike[str], crop: CanonicalFace) -> Path:
+    """Write ``crop`` to ``folder/face_crop.json`` (atomically) and return the file's path."""
+    path = Path(folder) / FACE_CROP_FILE
+    with atomic_text(path, newline=None) as handle:
+        handle.write(json.dumps(crop.to_dict(), indent=2) + "\n")
+    return path
+
+
+def read_face_crop(folder: str | os.PathLike[str]) -> CanonicalFace | None:
+    """The layout ``folder/face_crop.json`` records, or ``None`` when the folder has none.
+
+    Raises:
+        ValueError: If the file is not such a layout (the message names it).
+
+    Examples:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> read_face_crop(folder) is None
+        True
+        >>> read_face_crop(write_face_crop(folder, CANONICAL_FACE).parent) == CANONICAL_FACE
+        True
+    """
+    path = Path(folder) / FACE_CROP_FILE
+    if not path.is_file():
+        return None
+    fix = "write it again (ganimation prepare --align writes it) or delete it to use the default layout"
+    try:
+        return CanonicalFace.from_dict(read_json(path, fix=fix))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}; {fix}") from None

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ganimation_lib.cli import main
 from ganimation_lib.data import DataFormatError
+from ganimation_lib.face_layout import CANONICAL_FACE, read_face_crop
 from ganimation_lib.faces import (
     INSTALL_HINT,
     Face,
@@ -93,6 +94,7 @@ def test_crops_names_manifest_and_report(raw: Path, tmp_path: Path) -> None:
         assert np.abs(np.asarray(Image.open(out / "imgs" / record.crop), int) - expected).max() == 0
     text = str(report)
     assert "no face found: 1\n    empty.png" in text and "pair.jpg (2 faces)" in text and "every face written" in text
+    assert read_face_crop(out) == CANONICAL_FACE  # the layout, for `ganimation train` to record with the model
 
 
 def test_names_do_not_depend_on_the_other_photos(raw: Path, tmp_path: Path) -> None:

@@ -154,3 +154,24 @@ def test_resume_keeps_the_recorded_data_split_and_refuses_another(
     assert f"differs from the {labels}" in capsys.readouterr().err
     assert main(["train", *base, "--max-steps", "3", "--resume", "--flip", "0"]) == 0  # augmentation may change
     assert json.loads((out / "run_config.json").read_text())["data_split"]["flip"] == 0.0
+
+
+def test_the_datasets_face_crop_is_recorded_with_the_generator(folder: Path, tmp_path: Path) -> None:
+    from ganimation_lib import Generator
+    from ganimation_lib.face_layout import CanonicalFace, write_face_crop
+
+    loose = CanonicalFace(((0.35, 0.38), (0.65, 0.38), (0.5, 0.55), (0.375, 0.7), (0.625, 0.7)))
+    write_face_crop(folder, loose)  # as `ganimation prepare --align` leaves beside imgs/
+    out = tmp_path / "run"
+    assert main(["train", str(folder), "--output", str(out), "--max-steps", "1", "--val-fraction", "0", *TINY]) == 0
+    assert Generator.from_pretrained(out / "generator").face_crop == loose
+
+
+def test_a_malformed_face_crop_file_stops_before_training(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "face_crop.json").write_text('{"landmarks": [[0.3, 0.3]]}')
+    out = tmp_path / "run"
+    assert main(["train", str(folder), "--output", str(out), "--max-steps", "1", *TINY]) == 2
+    assert "face_crop.json: landmarks must be five" in capsys.readouterr().err
+    assert not (out / "checkpoints").exists()

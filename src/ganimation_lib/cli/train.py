@@ -389,7 +389,7 @@ def _train(
             )
         return 130
     if main:
-        exported = trainer.export(output / "generator")
+        exported = trainer.export(output / "generator", face_crop=train.face_crop)
         print(f"stopped after {trainer.step} iterations ({trainer.stop_reason}); generator saved to {exported}")
         if figures:
             print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))

@@ -39,6 +39,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES, AU_SCALE, check_au_names
+from ..face_layout import read_face_crop
 from .decoded_cache import DecodedCache, known_readable
 from .errors import DataFormatError
 from .image_io import list_images, open_image, pil_to_tensor, readable_image, uint8_to_tensor
@@ -216,6 +217,8 @@ class AUDataset(Dataset[AUSample]):
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}")
         self.root = None if root is None else Path(root)
+        #: How the crops were aligned (``root/face_crop.json``, written by ``ganimation prepare --align``), or None.
+        self.face_crop = None if self.root is None else read_face_crop(self.root)
         self.images_dir = self._resolve_images(images)
         self.labels_path = self._resolve_labels(labels)
         self.image_size = image_size

@@ -53,6 +53,7 @@ from ..atomic_files import atomic_path
 from ..data.errors import DataFormatError
 from ..data.image_io import IMAGE_EXTENSIONS, list_images, open_image
 from ..errors import writing
+from ..face_layout import write_face_crop
 from .align import CANONICAL_FACE, CanonicalFace, alignment_transform, crop_face
 from .crop_manifest import MANIFEST_NAME, CropRecord, write_crop_manifest
 from .dlib_finder import DlibFaceFinder
@@ -279,6 +280,7 @@ def align_folder(
         records += _align_photo(root, name, stems[name], images, size, find, canonical, report,
                                 face_index, largest, min_face_size)  # fmt: skip
     write_crop_manifest(report.manifest, records)
+    write_face_crop(out, canonical)  # so that `ganimation train OUT` records the layout with the model
     return report
 
 

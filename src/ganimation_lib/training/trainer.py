@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from ..data.sample import AUSample
 from ..devices import resolve_device, resolve_precision
+from ..face_layout import CanonicalFace
 from ..losses import CriticLossTerm, CriticStep, GeneratorLossTerm, GeneratorStep
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig, GeneratorOutput
@@ -369,8 +370,9 @@ class Trainer:
             self._run_rng = capture_rng_state()
             restore_rng_state(caller_rng)
 
-    def export(self, folder: str | Path) -> Path:
+    def export(self, folder: str | Path, *, face_crop: CanonicalFace | None = None) -> Path:
         """Save the sampling generator (the EMA copy when enabled) with ``save_pretrained`` (config.json +
-        model.safetensors), so ``Generator.from_pretrained(folder)`` and ``ganimation animate`` can load it."""
-        self.sampling_generator.save_pretrained(folder)
+        model.safetensors), so ``Generator.from_pretrained(folder)`` and ``ganimation animate`` can load it;
+        ``face_crop``, the training crops' layout (``AUDataset.face_crop``), is recorded with it when given."""
+        self.sampling_generator.save_pretrained(folder, face_crop=face_crop)
         return Path(folder)
