@@ -37,3 +37,7 @@ def tiny_models() -> dict[str, Any]:
 def tiny_config(**overrides: Any) -> TrainerConfig:
     base: dict[str, Any] = {"batch_size": 2, "n_critic": 2, "max_steps": 4, "device": "cpu", "log_every": 1}
     return TrainerConfig(**{**base, **overrides})
+
+
+#: A tiny critic whose AU reading has a trunk of its own (the fast recipe's layout from 64 px up).
+OWN_TRUNK = CriticConfig(image_size=32, conv_dim=8, depth=3, input_downsample=2, au_trunk_conv_dim=8, au_trunk_depth=3)

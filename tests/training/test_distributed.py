@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganimation_lib import CriticConfig, LossWeights, Trainer
+from ganimation_lib import LossWeights, Trainer
 from ganimation_lib.cli import main
 from ganimation_lib.data.synthetic import SyntheticFaces
 from ganimation_lib.models.pretrained import CheckpointError
@@ -32,6 +32,7 @@ from ganimation_lib.training.distributed import DistributedContext, init_distrib
 
 from . import distributed_worker
 from .distributed_worker import Recorded
+from .helpers import OWN_TRUNK as OWN_TRUNK_CONFIG
 from .helpers import RandomAUData, tiny_config, tiny_models
 
 WORKER = str(Path(distributed_worker.__file__))
@@ -46,14 +47,7 @@ MEAN_LOSSES: dict[str, Any] = {
     "ema_decay": 0.9,
 }
 # The AU reading's own trunk, with both penalties' double backward and the penalty's separate critic step.
-OWN_TRUNK: dict[str, Any] = {
-    "image_size": 32,
-    "conv_dim": 8,
-    "depth": 3,
-    "input_downsample": 2,
-    "au_trunk_conv_dim": 8,
-    "au_trunk_depth": 3,
-}
+OWN_TRUNK: dict[str, Any] = OWN_TRUNK_CONFIG.to_dict()  # passed to the worker processes as JSON
 PENALTIES: dict[str, Any] = {
     "loss_weights": {"gradient_penalty": 10.0, "au_gradient_penalty": 10.0},
     "gradient_penalty_mode": "separate_step",
@@ -223,7 +217,7 @@ def test_penalties_keep_the_ranks_identical_and_a_checkpoint_resumes_at_one_and_
 
     data = Reads(length=12)
     single = Trainer(
-        **{**tiny_models(), "critic": CriticConfig(**OWN_TRUNK)},
+        **{**tiny_models(), "critic": OWN_TRUNK_CONFIG},
         config=tiny_config(
             **{**PENALTIES, "loss_weights": LossWeights(**PENALTIES["loss_weights"])}, max_steps=None, max_epochs=1
         ),

@@ -8,12 +8,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from ganimation_lib import CriticConfig, LossWeights, Trainer, TrainerConfig
+from ganimation_lib import LossWeights, Trainer, TrainerConfig
 from ganimation_lib.data.sample import AUSample
 
-from .helpers import RandomAUData, tiny_config, tiny_models
-
-OWN_TRUNK = CriticConfig(image_size=32, conv_dim=8, depth=3, input_downsample=2, au_trunk_conv_dim=8, au_trunk_depth=3)
+from .helpers import OWN_TRUNK, RandomAUData, tiny_config, tiny_models
 
 
 def _trainer(**overrides: Any) -> Trainer:
