@@ -35,6 +35,7 @@ from ..faces.face import Face, FaceFinder
 from ..inference.aligned import find_faces
 from ..inference.animate import animate
 from ..inference.edit import edit_results
+from ..inference.face_box import parse_box_text
 from ..inference.images import to_pil
 from ..inference.pasting import paste_results
 from ..inference.pipeline import EditResult, as_generator, au_layout
@@ -83,13 +84,7 @@ def parse_face_box(text: str) -> tuple[int, int, int, int]:
         (10, 20, 111, 120)
     """
     message = f"face box {text!r}: write four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. 120,80,280,240"
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(message) from None
-    if len(values) != 4 or not all(abs(v) < float("inf") for v in values):
-        raise ValueError(message)
-    left, top, right, bottom = (round(v) for v in values)
+    left, top, right, bottom = parse_box_text(text, message)
     if right <= left or bottom <= top:
         raise ValueError(f"face box {text!r}: RIGHT must be above LEFT and BOTTOM above TOP")
     return left, top, right, bottom

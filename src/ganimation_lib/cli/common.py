@@ -24,6 +24,7 @@ from ..data.image_io import open_image as open_upright
 from ..devices import resolve_device
 from ..faces.dlib_finder import INSTALL_HINT, DlibFaceFinder, FacesExtraMissingError
 from ..faces.face import FaceFinder
+from ..inference.face_box import parse_box_text
 from ..models.convert import load_checkpoint
 from ..models.generator import Generator
 
@@ -48,16 +49,9 @@ def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
     """
     if text is None:
         return None
-    message = f"--box {text!r} must be four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. --box 120,80,280,240"
-    try:
-        values = [float(p.strip()) for p in text.split(",")]
-    except ValueError:
-        raise ValueError(message) from None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise ValueError(message)
-    # Rounded like edit()'s own boxes (int() would truncate 10.7 to 10 where the library gives 11).
-    left, top, right, bottom = (round(v) for v in values)
-    return left, top, right, bottom
+    return parse_box_text(
+        text, f"--box {text!r} must be four pixel numbers LEFT,TOP,RIGHT,BOTTOM, e.g. --box 120,80,280,240"
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

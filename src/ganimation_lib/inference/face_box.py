@@ -7,10 +7,28 @@ from typing import TypeAlias
 
 from ..config_mixin import is_finite_number
 
-__all__ = ["Box", "face_region"]
+__all__ = ["Box", "face_region", "parse_box_text"]
 
 #: A face box ``(left, top, right, bottom)`` in pixels; right and bottom are exclusive.
 Box: TypeAlias = tuple[int, int, int, int]
+
+
+def parse_box_text(text: str, message: str) -> Box:
+    """A box typed as ``LEFT,TOP,RIGHT,BOTTOM`` (pixels), rounded like ``edit()``'s own boxes (``int()`` would
+    truncate 10.7 to 10 where the library gives 11); anything but four finite numbers raises ``ValueError(message)``.
+
+    Examples:
+        >>> parse_box_text(" 10, 20,110.6,120 ", "four numbers")
+        (10, 20, 111, 120)
+    """
+    try:
+        values = [float(part.strip()) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(message) from None
+    if len(values) != 4 or not all(is_finite_number(v) for v in values):
+        raise ValueError(message)
+    left, top, right, bottom = (round(v) for v in values)
+    return left, top, right, bottom
 
 
 def face_region(box: Sequence[float] | None, width: int, height: int) -> tuple[Box, Box]:
