@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["WRAPPER_ATTRIBUTES", "WRAPPER_PREFIXES", "unwrap_model"]
+__all__ = ["WRAPPER_ATTRIBUTES", "WRAPPER_PREFIXES", "unwrap_model", "without_compile"]
 
 #: The child names under which wrappers keep the network: data parallel's ``module``, torch.compile's
 #: ``_orig_mod``.
@@ -51,6 +51,28 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     """
     for _ in range(_MAX_DEPTH):
         inner = next((model._modules[name] for name in WRAPPER_ATTRIBUTES if name in model._modules), None)
+        if not isinstance(inner, nn.Module):
+            break
+        model = inner
+    return model
+
+
+def without_compile(model: nn.Module) -> nn.Module:
+    """Return ``model`` without its ``torch.compile`` wrappers, keeping any data-parallel wrapper.
+
+    What runs a double backward (a gradient penalty) needs this: compiled code cannot be differentiated twice.
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Conv2d(3, 3, 1)
+        >>> without_compile(torch.compile(net)) is net
+        True
+        >>> parallel = torch.nn.DataParallel(net)
+        >>> without_compile(parallel) is parallel
+        True
+    """
+    for _ in range(_MAX_DEPTH):
+        inner = model._modules.get("_orig_mod")
         if not isinstance(inner, nn.Module):
             break
         model = inner

@@ -84,6 +84,10 @@ class TrainerConfig(ConfigMixin):
         cudnn_benchmark: On CUDA, let cuDNN time its convolution algorithms once and keep the fastest
             (``torch.backends.cudnn.benchmark``, set for the process when the trainer is built): the shapes never
             change during a run. The chosen algorithms may round differently from run to run.
+        compile: Train through ``torch.compile``'d networks (default off): the first iterations compile
+            (tens of seconds on a CPU, for each new batch shape and phase), later ones run the fused kernels. The
+            gradient penalties differentiate the critic twice, which compiled code cannot, so they run through
+            the eager critic (the same parameters): the same values up to float rounding.
         n_critic: A generator phase runs every ``n_critic`` iterations, counted over the whole run; the critic
             phase runs every iteration. (The official code counts within each epoch, which is the same when
             an epoch's batch count is a multiple of ``n_critic`` and never trains the generator when an
@@ -138,6 +142,7 @@ class TrainerConfig(ConfigMixin):
     betas: tuple[float, float] = (0.5, 0.999)
     adam_implementation: AdamImplementation = "auto"
     cudnn_benchmark: bool = True
+    compile: bool = False
     n_critic: int = 5
     loss_weights: LossWeights = field(default_factory=LossWeights)
     expression_form: ExpressionLossForm = "official"
@@ -221,6 +226,7 @@ class TrainerConfig(ConfigMixin):
         check_choice("TrainerConfig", "lr_unit", self.lr_unit, ("epoch", "step"))
         check_choice("TrainerConfig", "adam_implementation", self.adam_implementation, ADAM_IMPLEMENTATIONS)
         check_bool("TrainerConfig", "cudnn_benchmark", self.cudnn_benchmark)
+        check_bool("TrainerConfig", "compile", self.compile)
         check_choice(
             "TrainerConfig", "gradient_penalty_mode", self.gradient_penalty_mode, ("critic_step", "separate_step")
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +27,7 @@ from ..face_layout import CanonicalFace
 from ..losses import CriticLossTerm, CriticStep, GeneratorLossTerm, GeneratorStep
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig, GeneratorOutput
-from ..models.unwrap import unwrap_model
+from ..models.unwrap import unwrap_model, without_compile
 from .callbacks import default_callbacks as built_in_callbacks
 from .checkpoint import CHECKPOINT_FORMAT, restore_trainer_state, trainer_state
 from .config import TrainerConfig
@@ -149,6 +149,9 @@ class Trainer:
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay is not None else None
         self._train_generator = self._wrap(generator_view)
         self._train_critic = self._wrap(critic_view)
+        # The penalties differentiate the critic twice, which compiled code cannot (aot_autograd has no double
+        # backward): they run through the critic without its torch.compile wrappers, on the same parameters.
+        self._penalty_critic = without_compile(critic_view)
 
         self.generator_optimizer, self.critic_optimizer = build_optimizers(self.generator, self.critic, config)
         if self.device.type == "cuda" and config.cudnn_benchmark:
@@ -183,8 +186,11 @@ class Trainer:
         self._run_rng: dict[str, Any] | None = None  # where the last fit left the random states
 
     def _wrap(self, module: nn.Module) -> nn.Module:
-        """The training-time view of a network (e.g. compiled). Not DistributedDataParallel: under several
-        processes the gradients are averaged in each guarded step (``training/distributed.py``)."""
+        """The training-time view of a network: compiled with ``TrainerConfig.compile``. Not
+        DistributedDataParallel: under several processes the gradients are averaged in each guarded step
+        (``training/distributed.py``)."""
+        if self.config.compile and module is without_compile(module):
+            return cast(nn.Module, torch.compile(module))
         return module
 
     def request_stop(self) -> None:
@@ -248,11 +254,11 @@ class Trainer:
         step = CriticStep(batch, real, aus, target, fake.float(), real_out, fake_out)
         gp_scale, au_scale = self.config.penalty_scales(self.step)
         terms = self.objective.critic_terms(
-            step, self._train_critic, gradient_penalty_scale=gp_scale, au_penalty_scale=au_scale
+            step, self._penalty_critic, gradient_penalty_scale=gp_scale, au_penalty_scale=au_scale
         )
         metrics, ok = self._optimize("critic", terms)
         if ok and self.objective.separate_gradient_penalty and gp_scale:
-            penalty = gp_scale * self.objective.gradient_penalty_term(self._train_critic, real, step.fake)
+            penalty = gp_scale * self.objective.gradient_penalty_term(self._penalty_critic, real, step.fake)
             penalty_metrics, ok = self._optimize("critic", {"gradient_penalty": penalty}, total=False)
             metrics.update(penalty_metrics)
         return metrics, ok
