@@ -9,9 +9,12 @@ the plain trainer computes) against it; each speed option that changes the compu
 
 Printed per variant: images per second (batch × iterations / seconds, data loading excluded: the batches are
 already in memory), the ratio to the plain trainer, peak memory (CUDA) and, with ``--flops``, the achieved
-FLOP/s counted by ``torch.utils.flop_counter`` (and the fraction of ``--peak-tflops`` on CUDA).
+FLOP/s counted by ``torch.utils.flop_counter`` (and the fraction of ``--peak-tflops`` on CUDA). On CPU,
+``--cpu-memory`` reruns each variant in a fresh process and reports how far its training raised the process's
+peak resident memory (Linux).
 
     python benchmarks/train_step.py                                  # CPU, 32 px, batch 8
+    python benchmarks/train_step.py --cpu-memory                     # and each variant's peak memory
     python benchmarks/train_step.py --size 128 --batch 4 --iterations 10
     python benchmarks/train_step.py --device cuda --size 128 --batch 25 --flops --peak-tflops 67
 """
@@ -19,9 +22,13 @@ FLOP/s counted by ``torch.utils.flop_counter`` (and the fraction of ``--peak-tfl
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -168,6 +175,27 @@ def count_flops(step: Callable[[Batch], None], data: Sequence[Batch]) -> int:
     return int(counter.get_total_flops())
 
 
+def resident_mib() -> float:
+    """The process's resident memory now (Linux ``/proc/self/statm``), in MiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_resident_mib() -> float:
+    """The process's peak resident memory so far (``ru_maxrss``, KiB on Linux), in MiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_peak_mib(index: int, argv: Sequence[str]) -> float:
+    """How far variant ``index``'s warm-up and timed loop raise a fresh process's peak memory above what it held
+    once the networks and batches were built: the CPU's counterpart of CUDA's peak allocated memory."""
+    command = [sys.executable, __file__, *(a for a in argv if a not in {"--cpu-memory", "--check", "--flops"})]
+    result = subprocess.run([*command, "--only", str(index)], capture_output=True, text=True, check=True)
+    return float(result.stdout.split("peak ")[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -177,15 +205,18 @@ def main() -> None:
     parser.add_argument("--flops", action="store_true", help="count FLOPs (one more generator cycle per variant)")
     parser.add_argument("--check", action="store_true", help="first compare the two trainers' weights")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for the fraction")
+    parser.add_argument("--cpu-memory", action="store_true", help="on CPU, each variant's peak memory (a process each)")
+    parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)  # the child of --cpu-memory
     args = parser.parse_args()
     if args.iterations % N_CRITIC:
         parser.error(f"--iterations must be a multiple of {N_CRITIC} (the generator's period)")
     device = torch.device(args.device)
     data = batches(args.iterations, args.size, args.batch, device)
-    print(
-        f"{device} ({torch.get_num_threads()} threads), {args.size} px, batch {args.batch}, {args.iterations} "
-        f"iterations (the generator every {N_CRITIC}), official networks; torch {torch.__version__}"
-    )
+    if args.only is None:
+        print(
+            f"{device} ({torch.get_num_threads()} threads), {args.size} px, batch {args.batch}, {args.iterations} "
+            f"iterations (the generator every {N_CRITIC}), official networks; torch {torch.__version__}"
+        )
 
     def plain_step() -> Callable[[Batch], None]:
         return PlainTrainer(*networks(args.size, device)).step
@@ -205,8 +236,24 @@ def main() -> None:
         ("  + lazy gradient penalty, every 4 steps", lambda: library_step(gradient_penalty_interval=4)),
         ("  + fused Adam (same update up to rounding)", lambda: library_step(adam_implementation="fused")),
     ]
-    if device.type == "cuda":
-        variants.append(("  + bf16 autocast", lambda: library_step(precision="bf16")))
+    variants.append(("  + torch.compile (timed after its warm-up)", lambda: library_step(compile=True)))
+    # bf16 runs on CPU too: where the CPU has bf16 instructions (AVX512-BF16, AMX) oneDNN's convolutions run in it.
+    variants.append(("  + bf16 autocast", lambda: library_step(precision="bf16")))
+    every_option = {
+        "gradient_penalty_mode": "critic_step",
+        "gradient_penalty_interval": 4,
+        "adam_implementation": "fused",
+        "precision": "bf16",
+    }
+    variants.append(("  all four options together", lambda: library_step(**every_option)))
+    if args.only is not None:
+        # A child of --cpu-memory: one variant's training loop, then how far it raised the process's memory.
+        make = variants[args.only][1]
+        step = make()
+        before = resident_mib()
+        timed(step, data, device)
+        print(f"peak {peak_resident_mib() - before:.1f}")
+        return
     if args.check:
         # The same start, batches and random draws, up to the first generator step: the critic's weights and the
         # generator's gradients should agree up to float rounding. (Weights after the generator's first Adam step
@@ -232,17 +279,19 @@ def main() -> None:
             f"gradients by at most {grad_gap:.1e} of their largest value"
         )
     reference = 0.0
-    for name, make in variants:
+    for index, (name, make) in enumerate(variants):
         seconds, peak = timed(make(), data, device)
         rate = args.batch * args.iterations / seconds
         reference = reference or rate
         line = f"{name:44s} {rate:9.1f} img/s  {rate / reference:5.2f}x"
         if device.type == "cuda":
             line += f"  peak {peak:5.2f} GiB"
+        elif args.cpu_memory:
+            line += f"  peak +{cpu_peak_mib(index, sys.argv[1:]):6.1f} MiB"
         if args.flops:
             flops = count_flops(make(), data) / N_CRITIC  # per iteration
             achieved = flops * args.iterations / seconds
-            line += f"  {achieved / 1e12:7.3f} TFLOP/s"
+            line += f"  {flops / 1e9:6.1f} GFLOP/iteration  {achieved / 1e12:7.3f} TFLOP/s"
             if args.peak_tflops:
                 line += f" ({achieved / 1e12 / args.peak_tflops:.1%} of peak)"
         print(line, flush=True)
