@@ -288,10 +288,13 @@ def _reduce(images: Tensor, factor: int) -> Tensor:
         # the meta device (checkpoint import) need nothing materialised.
         taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
         kernel = (taps[:, None] * taps[None, :] / 64).expand(3, 1, 4, 4)
-        # The border repeated by concatenation, the same values as F.pad(mode="replicate"), whose backward
-        # torch.compile's inductor mis-strides on a CPU (a channels-last gradient from the depthwise convolution).
-        rows = torch.cat([x[..., :1, :], x, x[..., -1:, :]], dim=-2)
-        padded = torch.cat([rows[..., :1], rows, rows[..., -1:]], dim=-1)
+        if torch.compiler.is_compiling():
+            # The border repeated by concatenation: the same values, but inductor mis-strides the compiled
+            # backward of replicate padding on a CPU. Eager keeps F.pad: 10 % faster training at 64 px.
+            rows = torch.cat([x[..., :1, :], x, x[..., -1:, :]], dim=-2)
+            padded = torch.cat([rows[..., :1], rows, rows[..., -1:]], dim=-1)
+        else:
+            padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
         x = nn.functional.conv2d(padded, kernel, stride=2, groups=3)
     return x
 
