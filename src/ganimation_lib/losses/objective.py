@@ -215,7 +215,8 @@ class GANimationObjective:
 
         Args:
             step: The critic's outputs on real and generated faces (``step.fake`` in float32).
-            critic: The critic as it is trained (wrapped or not), for the gradient penalty.
+            critic: The critic the penalties differentiate twice (the trainer passes it without ``torch.compile``
+                wrappers: compiled code has no double backward).
             gradient_penalty_scale: Multiplies the gradient penalty's weight; 0 leaves the term out (not
                 computed). Lazy regularisation passes the interval on the steps where it is due
                 ([`TrainerConfig.penalty_scales`][ganimation_lib.training.config.TrainerConfig.penalty_scales]).

@@ -49,12 +49,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
         >>> unwrap_model(torch.nn.DataParallel(torch.nn.DataParallel(net))) is net
         True
     """
-    for _ in range(_MAX_DEPTH):
-        inner = next((model._modules[name] for name in WRAPPER_ATTRIBUTES if name in model._modules), None)
-        if not isinstance(inner, nn.Module):
-            break
-        model = inner
-    return model
+    return _strip(model, WRAPPER_ATTRIBUTES)
 
 
 def without_compile(model: nn.Module) -> nn.Module:
@@ -71,8 +66,13 @@ def without_compile(model: nn.Module) -> nn.Module:
         >>> without_compile(parallel) is parallel
         True
     """
+    return _strip(model, ("_orig_mod",))
+
+
+def _strip(model: nn.Module, attributes: tuple[str, ...]) -> nn.Module:
+    """``model`` without the wrappers that keep the network as a child under one of ``attributes``."""
     for _ in range(_MAX_DEPTH):
-        inner = model._modules.get("_orig_mod")
+        inner = next((model._modules[name] for name in attributes if name in model._modules), None)
         if not isinstance(inner, nn.Module):
             break
         model = inner

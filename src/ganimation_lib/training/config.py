@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from typing_extensions import Self
 
@@ -34,7 +34,7 @@ __all__ = [
 LRUnit = Literal["epoch", "step"]
 AdamImplementation = Literal["auto", "foreach", "fused"]
 #: The values ``TrainerConfig.adam_implementation`` takes.
-ADAM_IMPLEMENTATIONS: tuple[str, ...] = ("auto", "foreach", "fused")
+ADAM_IMPLEMENTATIONS: tuple[str, ...] = get_args(AdamImplementation)
 
 #: The largest count a TrainerConfig field may hold (steps, epochs, intervals, batch size): a billion.
 MAX_COUNT = 10**9
