@@ -182,10 +182,15 @@ def resident_mib() -> float:
 
 
 def peak_resident_mib() -> float:
-    """The process's peak resident memory so far (``ru_maxrss``, KiB on Linux), in MiB."""
-    import resource
+    """The process's peak resident memory so far (``VmHWM`` of ``/proc/self/status``, in kB), in MiB.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over from the parent's memory image when a forked child
+    execs, so in a child started by a large parent it reports the parent's size, not the child's.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line: peak memory is measured on Linux only")
 
 
 def cpu_peak_mib(index: int, argv: Sequence[str]) -> float:
