@@ -7,7 +7,9 @@ official 128 px crops are) to a temporary folder, then iterates ``--epochs`` epo
 epoch-seeded sampler, ``pin_memory`` on CUDA) and, for comparison, one ``DataLoader`` kept across epochs with
 ``persistent_workers``. Each line gives images/s over all epochs, the steady images/s of the last epoch after
 its first batch, and the wait for an epoch's first batch (worker start-up). The cache is built first; its
-build time is printed. Nothing else consumes the batches, so the figures are what the loader can feed.
+build time is printed. "cache uint8" reads the cache with ``uint8_images=True``: batches of uint8 pixels, which
+the trainer scales on its device. Nothing else consumes the batches, so the figures are what the loader can
+feed.
 
     python benchmarks/loader_speed.py [--count 2000] [--source-size 128] [--image-size 128] [--workers 0 1 2]
 """
@@ -89,15 +91,18 @@ def main() -> None:
         started = time.perf_counter()
         AUDataset(root, image_size=args.image_size, check_images=False, decoded_cache=Path(temporary) / "c")
         reopened = time.perf_counter() - started
+        as_uint8 = AUDataset(
+            root, image_size=args.image_size, check_images=False, decoded_cache=Path(temporary) / "c", uint8_images=True
+        )
         rate = args.count / built
         print(f"decoded cache: built in {built:.2f} s ({rate:.0f} images/s), opened again in {reopened:.3f} s")
-        header = f"{'images':8} {'workers':>7} {'loader':22} {'images/s':>9} {'steady/s':>9} {'first batch':>12}"
+        header = f"{'images':11} {'workers':>7} {'loader':22} {'images/s':>9} {'steady/s':>9} {'first batch':>12}"
         print(header + "\n" + "-" * len(header))
-        for source, data in (("decoded", plain), ("cache", cached)):
+        for source, data in (("decoded", plain), ("cache", cached), ("cache uint8", as_uint8)):
             for workers in args.workers:
                 loader = EpochLoader(data, batch_size=args.batch_size, num_workers=workers, pin_memory=cuda)
                 rate, steady, wait = timed_epochs(loader.batches, args.epochs)
-                print(f"{source:8} {workers:7d} {'fresh per epoch':22} {rate:9.0f} {steady:9.0f} {wait:10.3f} s")
+                print(f"{source:11} {workers:7d} {'fresh per epoch':22} {rate:9.0f} {steady:9.0f} {wait:10.3f} s")
                 if workers == 0:
                     continue
                 sampler = ResumableSampler(len(data), seed=0)
@@ -116,7 +121,7 @@ def main() -> None:
                     return iter(kept)
 
                 rate, steady, wait = timed_epochs(persistent, args.epochs)
-                print(f"{source:8} {workers:7d} {'persistent workers':22} {rate:9.0f} {steady:9.0f} {wait:10.3f} s")
+                print(f"{source:11} {workers:7d} {'persistent workers':22} {rate:9.0f} {steady:9.0f} {wait:10.3f} s")
                 del kept
 
 

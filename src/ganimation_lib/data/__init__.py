@@ -7,6 +7,7 @@ from .dataset import load_rgb as load_rgb
 from .decoded_cache import DecodedCache as DecodedCache
 from .errors import DataFormatError as DataFormatError
 from .errors import UnsafePickleError as UnsafePickleError
+from .image_io import as_float_faces as as_float_faces
 from .labels import AUTable as AUTable
 from .labels import AUTableWriter as AUTableWriter
 from .labels import read_attributes_txt as read_attributes_txt
@@ -48,6 +49,7 @@ __all__ = [
     "SyntheticFaces",
     "TargetSampler",
     "UnsafePickleError",
+    "as_float_faces",
     "check_openface_binary",
     "contact_sheet",
     "identity_from_name",

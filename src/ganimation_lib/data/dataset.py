@@ -179,6 +179,10 @@ class AUDataset(Dataset[AUSample]):
             ``image_size``, into a memory-mapped uint8 array there (built now if missing or stale, reused by later
             runs and by every loader worker) and read from it instead of the files: same tensors, no JPEG
             decoding per item. Flips still apply per item. ``None``: decode on every access.
+        uint8_images: Yield each image as a (3, image_size, image_size) uint8 tensor (0-255) instead of float32
+            in [-1, 1]: a quarter of the bytes through loader workers and onto the GPU, and no float conversion on
+            the loading CPU. ``Trainer``, ``validate`` and ``evaluate`` convert them on their device
+            (`as_float_faces`: the same values, bit for bit); your own code reading the items should too.
 
     Raises:
         FileNotFoundError: If a folder or label file does not exist.
@@ -204,6 +208,7 @@ class AUDataset(Dataset[AUSample]):
         check_images: bool = True,
         strict: bool = False,
         decoded_cache: str | Path | None = None,
+        uint8_images: bool = False,
     ) -> None:
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
@@ -227,6 +232,7 @@ class AUDataset(Dataset[AUSample]):
         self.flip = flip_probability
         self.target_sampler: TargetSampler = target_sampler if target_sampler is not None else RandomOtherTarget()
         self.strict = strict
+        self.uint8_images = bool(uint8_images)
         self.report = DatasetReport()
 
         table = read_labels(self.labels_path, self.au_names, strict=strict)
@@ -366,10 +372,14 @@ class AUDataset(Dataset[AUSample]):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} items")
         index %= len(self)
-        if self.decoded_cache is not None:
+        path = self.images_dir / self.files[index]
+        if self.uint8_images:
+            pixels = self.decoded_cache[index] if self.decoded_cache is not None else self._decode_pixels(path)
+            image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        elif self.decoded_cache is not None:
             image = uint8_to_tensor(self.decoded_cache[index])
         else:
-            image = load_image(self.images_dir / self.files[index], self.image_size)
+            image = load_image(path, self.image_size)
         if self.flip > 0 and float(torch.rand(())) < self.flip:
             image = image.flip(-1)
         target, source = self.target_sampler(index, self._table)

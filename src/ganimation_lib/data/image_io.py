@@ -49,6 +49,7 @@ from .errors import DataFormatError
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS",
+    "as_float_faces",
     "displayed_size",
     "list_images",
     "open_image",
@@ -258,3 +259,33 @@ def uint8_to_tensor(pixels: np.ndarray) -> Tensor:
     array = np.asarray(pixels, dtype=np.float32)
     # Scaled in NumPy: on a busy CPU, torch spreads even a 128 px op over its thread pool and ran ~50x slower.
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)))
+
+
+def as_float_faces(images: Tensor) -> Tensor:
+    """Faces as floating-point tensors in [-1, 1], whichever form a dataset yields them in.
+
+    uint8 tensors (0-255, what ``AUDataset(uint8_images=True)`` yields: a quarter of the bytes through loader
+    workers and onto a GPU) become float32, scaled on their own device as `uint8_to_tensor` scales pixels, so
+    the values are the same bit for bit; floating-point tensors are returned as they are.
+
+    Args:
+        images: ``(..., 3, H, W)`` faces, uint8 or floating point.
+
+    Raises:
+        TypeError: For any other dtype (an integer image of another range would be read wrongly).
+
+    Examples:
+        >>> as_float_faces(torch.tensor([[[0, 255]]], dtype=torch.uint8)).tolist()
+        [[[-1.0, 1.0]]]
+        >>> as_float_faces(torch.zeros(1)).dtype
+        torch.float32
+    """
+    if images.is_floating_point():
+        return images
+    if images.dtype != torch.uint8:
+        raise TypeError(
+            f"face images must be uint8 (0-255) or floating point in [-1, 1], got {images.dtype}; convert them "
+            "to one of those first"
+        )
+    # Two float32 roundings, as uint8_to_tensor does in NumPy: the same values from either path.
+    return images.float().mul_(np.float32(2 / 255).item()).sub_(1.0)

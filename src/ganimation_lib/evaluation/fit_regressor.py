@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from .regressor import AURegressor, AURegressorConfig
 
@@ -54,7 +55,10 @@ def load_faces(
                     f"the dataset's images are {tuple(item.image.shape)}, but the regressor reads (3, {image_size}, "
                     f"{image_size}); build the dataset with image_size={image_size}"
                 )
-            images.append(((item.image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+            image = item.image  # kept as uint8: from a uint8 dataset as it is, from a float one rounded
+            if image.dtype != torch.uint8:
+                image = ((as_float_faces(image).float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            images.append(image)
             aus.append(item.aus.float())
     return torch.stack(images), torch.stack(aus)
 

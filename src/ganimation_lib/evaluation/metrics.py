@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..aus import AU_NAMES
+from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from ..training.validation import truth_for
 from .regressor import AURegressor
@@ -255,7 +256,7 @@ def evaluate(
             chunk = slice(start, start + batch_size)
             # One batch of images at a time, so a large held-out set never has to fit in memory.
             items = [data[i] for i in indices[chunk]]
-            images = torch.stack([item.image for item in items]).float()
+            images = as_float_faces(torch.stack([item.image for item in items])).float()
             if start == 0:
                 _check_sizes(generator, regressor, images, own.shape[1])
             face_names += [str(item.name) for item in items]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..atomic_files import atomic_text
+from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from ..inference.visuals import save_image, tile_columns, to_uint8
 from ..training.validation import truth_for
@@ -58,8 +59,8 @@ def evaluation_grid(
     picked, donors = report.indices[:count], report.targets_from[:count]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(report.seed)
-        images = torch.stack([data[i].image for i in picked]).float()
-        asked = torch.stack([data[i].image for i in donors]).float()
+        images = as_float_faces(torch.stack([data[i].image for i in picked])).float()
+        asked = as_float_faces(torch.stack([data[i].image for i in donors])).float()
         targets = torch.stack([data[i].aus for i in donors]).float()
     target_device = torch.device(device)
     out = generator.to(target_device).eval()(images.to(target_device), targets.to(target_device))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import Tensor
 
 from ..atomic_files import append_whole, remove_stale_temporaries
+from ..data.image_io import as_float_faces
 from ..errors import writing
 from ..inference.visuals import make_sample_grid, save_image
 from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state
@@ -152,7 +153,7 @@ class SampleGrid(Callback):
         batch = trainer.fixed_batch
         if not trainer.is_main_process or batch is None:
             return None
-        images = batch.image.to(trainer.device)
+        images = as_float_faces(batch.image.to(trainer.device))
         targets = self.targets if self.targets is not None else [batch.target_aus]
         names = self.names if self.targets is not None else ["training target"]
         model = trainer.sampling_generator

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from .rng import capture_rng_state, restore_rng_state
 
@@ -131,7 +132,9 @@ def to_device(batch: AUSample, device: torch.device) -> tuple[Tensor, Tensor, Te
             f"{type(batch).__name__}; make the dataset yield AUSample items and keep the default collate_fn"
         )
     nb = device.type == "cuda"
-    real, aus, target = (t.to(device, non_blocking=nb).float() for t in (batch.image, batch.aus, batch.target_aus))
+    # uint8 faces travel as uint8 (a quarter of the bytes) and are scaled on the device.
+    real = as_float_faces(batch.image.to(device, non_blocking=nb)).float()
+    aus, target = (t.to(device, non_blocking=nb).float() for t in (batch.aus, batch.target_aus))
     return real, aus, target
 
 

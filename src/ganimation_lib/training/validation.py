@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
+from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from ..losses import cycle_loss
 from .rng import capture_rng_state, restore_rng_state
@@ -124,7 +125,7 @@ def validate(
     generator.eval()
     critic.eval()
     try:
-        real = batch.image.to(device)
+        real = as_float_faces(batch.image.to(device))
         aus, target = batch.aus.to(device), batch.target_aus.to(device)
         fake = generator(real, target)
         rec = generator(fake.image, aus)
