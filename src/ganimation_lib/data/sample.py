@@ -17,7 +17,8 @@ class AUSample(NamedTuple):
     become tuples.
 
     Attributes:
-        image: (3, H, W) float32 in [-1, 1].
+        image: (3, H, W) float32 in [-1, 1], or uint8 in 0-255 from ``AUDataset(uint8_images=True)`` (read it
+            through `as_float_faces`).
         aus: (num_aus,) float32, the face's own AUs, normalised (OpenFace intensity / 5 by default).
         target_aus: (num_aus,) float32, the AUs to animate towards, same scale as ``aus``.
         target_source: Name of the item whose AUs gave the target ("" when the target was made up).
