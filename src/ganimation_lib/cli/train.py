@@ -131,11 +131,7 @@ def register(subparsers: Any) -> None:
         help="share of items held out for validation (0 = none; default 0.1)",
     )
     parser.add_argument("--flip", type=float, default=None, help="horizontal flip probability (default 0)")
-    parser.add_argument(
-        "--decoded-cache",
-        metavar="DIR",
-        help="decode the images once into DIR, reuse them (batches then travel as uint8)",
-    )
+    parser.add_argument("--decoded-cache", metavar="DIR", help="decode images once into DIR; uint8 batches")
     parser.add_argument("--generator-preset", choices=GENERATOR_PRESETS, default=None)
     parser.add_argument("--critic-preset", choices=CRITIC_PRESETS, default=None)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -329,13 +325,8 @@ def run(args: argparse.Namespace) -> int:
     args.val_fraction = 0.1 if args.val_fraction is None else args.val_fraction
     args.flip = 0.0 if args.flip is None else args.flip
     size = generator_config.image_size
-    # From the decoded cache the batches stay uint8 until they reach the training device (the same values).
-    common: dict[str, Any] = {
-        "labels": args.labels,
-        "image_size": size,
-        "decoded_cache": args.decoded_cache,
-        "uint8_images": args.decoded_cache is not None,
-    }
+    common: dict[str, Any] = {"labels": args.labels, "image_size": size, "decoded_cache": args.decoded_cache}
+    common["uint8_images"] = args.decoded_cache is not None  # uint8 until the training device (the same values)
     if args.val_fraction > 0:
         train = AUDataset(args.data, split="train", test_fraction=args.val_fraction, flip=args.flip, **common)
         val: AUDataset | None = AUDataset(args.data, split="test", test_fraction=args.val_fraction, **common)
