@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 import ganimation_lib.data.dataset as dataset_module
-from ganimation_lib.data import AUDataset, DecodedCache, SyntheticFaces
+from ganimation_lib.data import AUDataset, DecodedCache, SyntheticFaces, load_image
 
 SIZE = 32
 
@@ -68,6 +68,9 @@ def test_same_tensors_as_decoding_each_time(jpeg_root: Path, tmp_path: Path) -> 
     plain = AUDataset(jpeg_root, image_size=SIZE)
     cached = AUDataset(jpeg_root, image_size=SIZE, decoded_cache=tmp_path / "cache")
     assert torch.equal(_images(plain), _images(cached))
+    # and both are what load_image makes of the files
+    files = torch.stack([load_image(plain.images_dir / name, SIZE) for name in plain.files])
+    assert torch.equal(_images(plain), files)
     assert cached.files == plain.files and torch.equal(cached.aus_table, plain.aus_table)
 
 

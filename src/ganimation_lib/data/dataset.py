@@ -372,14 +372,14 @@ class AUDataset(Dataset[AUSample]):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} items")
         index %= len(self)
-        path = self.images_dir / self.files[index]
-        if self.uint8_images:
-            pixels = self.decoded_cache[index] if self.decoded_cache is not None else self._decode_pixels(path)
-            image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
-        elif self.decoded_cache is not None:
-            image = uint8_to_tensor(self.decoded_cache[index])
+        if self.decoded_cache is not None:
+            pixels = self.decoded_cache[index]
         else:
-            image = load_image(path, self.image_size)
+            pixels = self._decode_pixels(self.images_dir / self.files[index])
+        if self.uint8_images:
+            image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        else:
+            image = uint8_to_tensor(pixels)  # what load_image returns for the file
         if self.flip > 0 and float(torch.rand(())) < self.flip:
             image = image.flip(-1)
         target, source = self.target_sampler(index, self._table)
