@@ -1,0 +1,283 @@
+"""The fast recipe at 64 px for a fixed number of iterations, with variants of the critic's AU reading: the
+harness behind docs/training.md's "Where the check-only faces are hard".
+
+Trains on a folder written by ``ganimation synthetic`` (5,000 one-identity faces, ``--au-mix presets``) and
+prints, every ``--eval-every`` iterations, the true ratio (L1 to the true picture over the unchanged input's)
+on 500 held-out identities of another seed, each asked for another held-out face's AUs, the stray change
+``|G(x, own AUs) − x|`` and the critic's AU error on 200 held-out real faces. One thread per run, so two runs
+share a 2-core machine. ``--regress-only`` trains only the critic's AU reading (mean squared error) and prints
+its error: can this reader learn these faces at all?
+
+    ganimation synthetic --write data_alternate --size 64 --identities 5000 --items-per-identity 1 \\
+        --au-mix presets --style alternate
+    python benchmarks/fidelity_steps.py data_alternate --style alternate               # the recipe
+    python benchmarks/fidelity_steps.py data_alternate --style alternate --reader contrast --score-contrast
+    python benchmarks/fidelity_steps.py data_alternate --style alternate --regress-only --reader keypoints
+
+``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
+its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import ganimation_lib.data.face_renderer as face_renderer
+from ganimation_lib import SyntheticFaces
+from ganimation_lib.data import AUDataset, as_float_faces
+from ganimation_lib.evaluation.metrics import evaluate
+from ganimation_lib.losses import CriticStep, GeneratorStep
+from ganimation_lib.losses.functional import au_gradient_penalty
+from ganimation_lib.losses.objective import LossWeights
+from ganimation_lib.models.critic import Critic
+from ganimation_lib.models.generator import Generator
+from ganimation_lib.training.callbacks import Callback
+from ganimation_lib.training.config import TrainerConfig
+from ganimation_lib.training.recipes import recipe_configs
+from ganimation_lib.training.trainer import Trainer
+
+
+def render_unframed() -> None:
+    """From now on, alternate-style faces are drawn without their framing (where the default style puts them)."""
+    original = face_renderer.sample_look
+
+    def unframed(style, identity_seed, identity):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(original(style, identity_seed, identity), framing=None)
+
+    face_renderer.sample_look = unframed
+
+
+class LocalContrast(nn.Module):
+    """Each channel minus its local (k×k) mean, divided by its local standard deviation + ``eps``."""
+
+    def __init__(self, k: int = 7, eps: float = 0.1) -> None:
+        super().__init__()
+        self.k, self.eps = k, eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        pad = [self.k // 2] * 4
+        mean = F.avg_pool2d(F.pad(x, pad, mode="replicate"), self.k, 1)
+        var = F.avg_pool2d(F.pad((x - mean) ** 2, pad, mode="replicate"), self.k, 1)
+        return (x - mean) / (var.add(1e-6).sqrt() + self.eps)
+
+
+class KeypointReader(nn.Module):
+    """AUs regressed from the coordinates of K soft-argmax keypoints: a reading of positions, not of colours."""
+
+    def __init__(self, num_aus: int, keypoints: int = 16, channels: int = 32, contrast: bool = False) -> None:
+        super().__init__()
+        c, slope = channels, 0.2
+        self.pre: nn.Module = LocalContrast() if contrast else nn.Identity()
+        self.heatmaps = nn.Sequential(
+            nn.Conv2d(3, c, 3, 1, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(2 * c, 2 * c, 4, 2, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(2 * c, keypoints, 3, 1, 1),
+        )  # fmt: skip
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))  # sharp enough to move at the start
+        self.regress = nn.Sequential(
+            nn.Linear(2 * keypoints, 128), nn.LeakyReLU(slope), nn.Linear(128, 128), nn.LeakyReLU(slope),
+            nn.Linear(128, num_aus),
+        )  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.heatmaps(self.pre(x)) * self.log_temperature.exp()
+        b, k, rows, cols = h.shape
+        p = torch.softmax(h.flatten(2), dim=2).view(b, k, rows, cols)
+        xs = torch.linspace(-1, 1, cols, device=x.device)
+        ys = torch.linspace(-1, 1, rows, device=x.device)
+        points = torch.stack([(p.sum(2) * xs).sum(2), (p.sum(3) * ys).sum(2)], dim=2)
+        return self.regress(points.flatten(1))[:, :, None, None]  # read by the critic's (identity) AU head
+
+
+def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
+    """The AU gradient penalty taken on the contrast-normalised face (the AU trunk's input after normalising)."""
+    normalise, trunk = critic.au_trunk[0], critic.au_trunk[1]
+
+    def term(step: CriticStep) -> Tensor:
+        z = normalise(step.real).detach().requires_grad_(True)
+        aus = torch.flatten(critic.au_head(trunk(z)), 1)
+        (grad,) = torch.autograd.grad((aus * torch.randn_like(aus)).sum(), z, create_graph=True)
+        return weight * grad.pow(2).flatten(1).sum(1).mean()
+
+    return term
+
+
+def relative_expression(critic: Critic, weight: float) -> Callable[[GeneratorStep], Tensor]:
+    """The expression loss on the *change* the critic reads: ``R(G(x, t)) − R(x)`` against ``t − s``, so that
+    what the reading gets wrong about a face (the same before and after) cancels out."""
+
+    def term(step: GeneratorStep) -> Tensor:
+        with torch.no_grad():
+            before = critic(step.real).aus
+        wanted = before + (step.target_aus - step.aus)
+        return weight * F.mse_loss(step.judged.aus.float(), wanted.float())
+
+    return term
+
+
+def build(
+    args: argparse.Namespace,
+) -> tuple[
+    Generator,
+    Critic,
+    TrainerConfig,
+    dict[str, Callable[[CriticStep], Tensor]],
+    dict[str, Callable[[GeneratorStep], Tensor]],
+]:
+    """The recipe's networks and settings at 64 px with the variant of ``args``."""
+    over: dict[str, object] = dict(max_steps=args.steps, seed=args.seed, checkpoint_every=0, validate_every=0,
+                                   sample_every=0)  # fmt: skip
+    if args.ema is not None:
+        over["ema_decay"] = args.ema
+    g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **over)
+    weights = t_cfg.loss_weights.to_dict()
+    penalty = weights["au_gradient_penalty"] if args.au_penalty is None else args.au_penalty
+    weights["au_gradient_penalty"] = 0.0 if args.reader == "contrast" else penalty
+    t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
+    torch.manual_seed(args.seed)
+    generator, critic = Generator(g_cfg), Critic(c_cfg)
+    extra: dict[str, Callable[[CriticStep], Tensor]] = {}
+    if args.reader == "keypoints":
+        critic.au_trunk = KeypointReader(c_cfg.num_aus, contrast=args.keypoint_contrast)
+        critic.au_head = nn.Identity()  # type: ignore[assignment]
+    elif args.reader == "contrast-raw":  # normalised input, the penalty on the raw face (through the normalising)
+        critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
+    elif args.reader == "contrast":
+        critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
+        extra["au_contrast_penalty"] = contrast_penalty(critic, penalty)
+    if args.score_contrast:
+        critic.trunk = nn.Sequential(LocalContrast(), critic.trunk)
+    generator_terms: dict[str, Callable[[GeneratorStep], Tensor]] = {}
+    if args.relative_expression:
+        generator_terms["relative_expression"] = relative_expression(critic, weights["expression"])
+        weights["expression"] = 0.0
+        t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
+    return generator, critic, t_cfg, extra, generator_terms
+
+
+def held_out(style: str, count: int = 500) -> tuple[SyntheticFaces, Tensor, Tensor]:
+    """Held-out identities (another identity seed than the training folder's) and their images and AUs."""
+    faces = SyntheticFaces(num_identities=count, items_per_identity=1, image_size=64, seed=777, style=style,
+                           au_mix="presets")  # type: ignore[arg-type]  # fmt: skip
+    items = [faces[i] for i in range(count)]
+    return faces, torch.stack([s.image for s in items]), torch.stack([s.aus for s in items])
+
+
+def au_error(critic: Critic, images: Tensor, aus: Tensor) -> float:
+    """The critic's mean absolute AU error on ``images``."""
+    was = critic.training
+    critic.eval()
+    with torch.no_grad():
+        error = float((critic(images).aus - aus).abs().mean())
+    critic.train(was)
+    return error
+
+
+class Measure(Callback):
+    """Prints the figures every ``every`` iterations."""
+
+    def __init__(self, every: int, faces: SyntheticFaces, images: Tensor, aus: Tensor) -> None:
+        self.every, self.faces, self.images, self.aus = every, faces, images, aus
+        self.start = time.perf_counter()
+
+    def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
+        if trainer.step % self.every == 0:
+            self.measure(trainer)
+
+    def measure(self, trainer: Trainer) -> None:
+        generator = trainer.sampling_generator
+        was = generator.training
+        report = evaluate(generator, self.faces, num_faces=len(self.faces), seed=0)
+        generator.train(was)
+        row = {
+            "step": trainer.step,
+            "true_ratio": round(report.true_ratio or float("nan"), 4),
+            "stray": round(report.identity_error, 5),
+            "critic_au_error": round(au_error(trainer.critic, self.images[:200], self.aus[:200]), 4),
+            "seconds": round(time.perf_counter() - self.start),
+        }
+        print(json.dumps(row), flush=True)
+
+
+def regress_only(args: argparse.Namespace, critic: Critic, data: AUDataset, images: Tensor, aus: Tensor) -> None:
+    """Train the AU reading alone (its penalty included) and print its error on held-out faces."""
+    optimiser = torch.optim.Adam(critic.au_parameters(), lr=args.lr, betas=(0.5, 0.999))
+    loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
+    step = 0
+    while step < args.steps:
+        for batch in loader:
+            x = as_float_faces(batch.image)
+            loss = (critic(x).aus - batch.aus).pow(2).mean()
+            weight = 10.0 if args.au_penalty is None else args.au_penalty
+            if weight:
+                loss = loss + weight * au_gradient_penalty(lambda z: critic(z).aus, x)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            step += 1
+            if step % args.eval_every == 0:
+                print(json.dumps({"step": step, "au_error": round(au_error(critic, images[:300], aus[:300]), 4)}))
+            if step >= args.steps:
+                return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path, nargs="?", help="a folder written by 'ganimation synthetic'")
+    parser.add_argument("--write-unframed", type=Path, default=None, help="write unframed check-only faces here")
+    parser.add_argument("--style", default="alternate", choices=("default", "alternate", "alternate-unframed"))
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints"))
+    parser.add_argument("--keypoint-contrast", action="store_true", help="the keypoint reader on normalised faces")
+    parser.add_argument("--score-contrast", action="store_true", help="the adversarial trunk on normalised faces")
+    parser.add_argument("--au-penalty", type=float, default=None, help="default: the recipe's 10")
+    parser.add_argument("--relative-expression", action="store_true", help="the expression loss on the change")
+    parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
+    parser.add_argument("--regress-only", action="store_true")
+    parser.add_argument("--lr", type=float, default=5e-4, help="learning rate of --regress-only")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    style = args.style
+    if style == "alternate-unframed" or args.write_unframed is not None:
+        render_unframed()
+        style = "alternate"
+    if args.write_unframed is not None:
+        faces = SyntheticFaces(num_identities=5000, items_per_identity=1, image_size=64, style="alternate",
+                               au_mix="presets")  # fmt: skip
+        print(f"wrote {faces.write(args.write_unframed)}")
+        return
+    if args.data is None:
+        parser.error("give the training folder")
+    generator, critic, config, extra, generator_terms = build(args)
+    faces, images, aus = held_out(style)
+    with tempfile.TemporaryDirectory() as scratch:
+        data = AUDataset(args.data, image_size=64, uint8_images=True, decoded_cache=Path(scratch) / "cache")
+        if args.regress_only:
+            regress_only(args, critic, data, images, aus)
+            return
+        measure = Measure(args.eval_every, faces, images, aus)
+        trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
+                          callbacks=[measure], progress=False, critic_losses=extra,
+                          generator_losses=generator_terms)  # fmt: skip
+        measure.measure(trainer)
+        trainer.fit(data)
+
+
+if __name__ == "__main__":
+    main()
