@@ -143,8 +143,16 @@ def build(
                                    sample_every=0)  # fmt: skip
     if args.ema is not None:
         over["ema_decay"] = args.ema
+    for setting in args.trainer:
+        name, _, value = setting.partition("=")
+        over[name] = json.loads(value)
     g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **over)
     weights = t_cfg.loss_weights.to_dict()
+    for setting in args.weight:
+        name, _, value = setting.partition("=")
+        if name not in weights:
+            raise SystemExit(f"--weight {setting!r}: no loss weight {name!r}; known: {', '.join(weights)}")
+        weights[name] = float(value)
     penalty = weights["au_gradient_penalty"] if args.au_penalty is None else args.au_penalty
     weights["au_gradient_penalty"] = 0.0 if args.reader == "contrast" else penalty
     t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
@@ -163,7 +171,10 @@ def build(
         critic.trunk = nn.Sequential(LocalContrast(), critic.trunk)
     generator_terms: dict[str, Callable[[GeneratorStep], Tensor]] = {}
     if args.relative_expression:
-        generator_terms["relative_expression"] = relative_expression(critic, weights["expression"])
+        weight = weights["expression"]
+        generator_terms["relative_expression"] = relative_expression(critic, weight)
+        # The weight also scales the critic's AU regression: that term is kept as a custom one.
+        extra["aus_kept"] = lambda step: weight * F.mse_loss(step.real_judged.aus.float(), step.aus.float())
         weights["expression"] = 0.0
         t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
     return generator, critic, t_cfg, extra, generator_terms
@@ -248,6 +259,9 @@ def main() -> None:
     parser.add_argument("--score-contrast", action="store_true", help="the adversarial trunk on normalised faces")
     parser.add_argument("--au-penalty", type=float, default=None, help="default: the recipe's 10")
     parser.add_argument("--relative-expression", action="store_true", help="the expression loss on the change")
+    parser.add_argument("--weight", action="append", default=[], help="NAME=VALUE: a loss weight of the recipe")
+    parser.add_argument("--trainer", action="append", default=[], help="NAME=JSON: a TrainerConfig field")
+    parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--regress-only", action="store_true")
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate of --regress-only")
@@ -267,7 +281,9 @@ def main() -> None:
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
-        data = AUDataset(args.data, image_size=64, uint8_images=True, decoded_cache=Path(scratch) / "cache")
+        data = AUDataset(
+            args.data, image_size=64, uint8_images=True, decoded_cache=Path(scratch) / "cache", flip=args.flip
+        )
         if args.regress_only:
             regress_only(args, critic, data, images, aus)
             return
