@@ -38,7 +38,7 @@ from ganimation_lib import SyntheticFaces
 from ganimation_lib.data import AUDataset, as_float_faces
 from ganimation_lib.evaluation.metrics import evaluate
 from ganimation_lib.losses import CriticStep, GeneratorStep
-from ganimation_lib.losses.functional import au_gradient_penalty
+from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss
 from ganimation_lib.losses.objective import LossWeights
 from ganimation_lib.models.critic import Critic
 from ganimation_lib.models.generator import Generator
@@ -103,15 +103,21 @@ class KeypointReader(nn.Module):
         return self.regress(points.flatten(1))[:, :, None, None]  # read by the critic's (identity) AU head
 
 
-def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
-    """The AU gradient penalty taken on the contrast-normalised face (the AU trunk's input after normalising)."""
+def normalised_penalty(critic: Critic, real: Tensor) -> Tensor:
+    """The AU gradient penalty (unweighted) taken on the contrast-normalised face: the AU trunk's input after
+    normalising, so that the normalisation's gain is not penalised with the reading."""
     normalise, trunk = critic.au_trunk[0], critic.au_trunk[1]
+    z = normalise(real).detach().requires_grad_(True)
+    aus = torch.flatten(critic.au_head(trunk(z)), 1)
+    (grad,) = torch.autograd.grad((aus * torch.randn_like(aus)).sum(), z, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
+    """`normalised_penalty` on the real faces of each critic step, weighted."""
 
     def term(step: CriticStep) -> Tensor:
-        z = normalise(step.real).detach().requires_grad_(True)
-        aus = torch.flatten(critic.au_head(trunk(z)), 1)
-        (grad,) = torch.autograd.grad((aus * torch.randn_like(aus)).sum(), z, create_graph=True)
-        return weight * grad.pow(2).flatten(1).sum(1).mean()
+        return weight * normalised_penalty(critic, step.real)
 
     return term
 
@@ -124,7 +130,7 @@ def relative_expression(critic: Critic, weight: float) -> Callable[[GeneratorSte
         with torch.no_grad():
             before = critic(step.real).aus
         wanted = before + (step.target_aus - step.aus)
-        return weight * F.mse_loss(step.judged.aus.float(), wanted.float())
+        return weight * expression_loss(step.judged.aus, wanted, "mean")
 
     return term
 
@@ -155,7 +161,6 @@ def build(
         weights[name] = float(value)
     penalty = weights["au_gradient_penalty"] if args.au_penalty is None else args.au_penalty
     weights["au_gradient_penalty"] = 0.0 if args.reader == "contrast" else penalty
-    t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
     torch.manual_seed(args.seed)
     generator, critic = Generator(g_cfg), Critic(c_cfg)
     extra: dict[str, Callable[[CriticStep], Tensor]] = {}
@@ -174,9 +179,9 @@ def build(
         weight = weights["expression"]
         generator_terms["relative_expression"] = relative_expression(critic, weight)
         # The weight also scales the critic's AU regression: that term is kept as a custom one.
-        extra["aus_kept"] = lambda step: weight * F.mse_loss(step.real_judged.aus.float(), step.aus.float())
+        extra["aus_kept"] = lambda step: weight * expression_loss(step.real_judged.aus, step.aus, "mean")
         weights["expression"] = 0.0
-        t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
+    t_cfg = TrainerConfig.from_dict({**t_cfg.to_dict(), "loss_weights": LossWeights(**weights).to_dict()})
     return generator, critic, t_cfg, extra, generator_terms
 
 
@@ -234,7 +239,9 @@ def regress_only(args: argparse.Namespace, critic: Critic, data: AUDataset, imag
             x = as_float_faces(batch.image)
             loss = (critic(x).aus - batch.aus).pow(2).mean()
             weight = 10.0 if args.au_penalty is None else args.au_penalty
-            if weight:
+            if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
+                loss = loss + weight * normalised_penalty(critic, x)
+            elif weight:
                 loss = loss + weight * au_gradient_penalty(lambda z: critic(z).aus, x)
             optimiser.zero_grad()
             loss.backward()
