@@ -31,17 +31,21 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor, nn
 
 import ganimation_lib.data.face_renderer as face_renderer
 from ganimation_lib import SyntheticFaces
 from ganimation_lib.data import AUDataset, as_float_faces
+from ganimation_lib.evaluation import AURegressor, AURegressorConfig
 from ganimation_lib.evaluation.metrics import evaluate
+from ganimation_lib.evaluation.report import evaluation_grid
 from ganimation_lib.losses import CriticStep, GeneratorStep
-from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss
+from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss, gradient_penalty
 from ganimation_lib.losses.objective import LossWeights
 from ganimation_lib.models.critic import Critic
 from ganimation_lib.models.generator import Generator
+from ganimation_lib.models.warp import FlowHead, warp_images
 from ganimation_lib.training.callbacks import Callback
 from ganimation_lib.training.config import TrainerConfig
 from ganimation_lib.training.recipes import recipe_configs
@@ -113,11 +117,127 @@ def normalised_penalty(critic: Critic, real: Tensor) -> Tensor:
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+class NormalisedReader(nn.Module):
+    """The independent regressor's architecture (``evaluation.AURegressor``: stride-2 convolutions with
+    GroupNorm, a 4x4 pooled grid, a linear head) as the critic's AU reading: each layer normalises its
+    features per face, so a face drawn in low contrast is read at the gain of a high-contrast one."""
+
+    def __init__(self, num_aus: int, width: int = 16) -> None:
+        super().__init__()
+        self.reader = AURegressor(AURegressorConfig.for_image_size(64, num_aus=num_aus, width=width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.reader(x)[:, :, None, None]  # read by the critic's (identity) AU head
+
+
+def coarse_flow(grid: int) -> None:
+    """From now on, the generator's flow is averaged to a ``grid``×``grid`` field before it is upsampled: it can
+    move whole features but cannot bend a line into a zig-zag finer than the grid."""
+    original = FlowHead.forward
+
+    def forward(self: FlowHead, features: Tensor, size: tuple[int, int]) -> Tensor:
+        flow = original(self, features, size=features.shape[-2:])
+        return F.interpolate(F.adaptive_avg_pool2d(flow, grid), size=size, mode="bilinear", align_corners=False)
+
+    FlowHead.forward = forward  # type: ignore[method-assign]
+
+
 def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
     """`normalised_penalty` on the real faces of each critic step, weighted."""
 
     def term(step: CriticStep) -> Tensor:
         return weight * normalised_penalty(critic, step.real)
+
+    return term
+
+
+def random_marks(x: Tensor, max_marks: int = 6) -> Tensor:
+    """``x`` with up to ``max_marks`` random marks per face blended in, centred mostly on the face: soft blobs
+    (σ 1-4 px) and thin strokes (width 0.5-1.5 px, up to a quarter of the face long), each of a random colour
+    (a grey level, or a colour taken from elsewhere on the same face) at opacity 0.3-1: the kinds of patch a
+    generator paints to move a reading."""
+    b, _, h, w = x.shape
+    ys = torch.arange(h, dtype=x.dtype).view(1, h, 1)
+    xs = torch.arange(w, dtype=x.dtype).view(1, 1, w)
+    out = x.clone()
+    for _ in range(max_marks):
+        present = (torch.rand(b) < 0.6).to(x.dtype).view(b, 1, 1)
+        cx, cy = w / 2 + torch.randn(b, 1, 1) * w / 6, h / 2 + torch.randn(b, 1, 1) * h / 6  # mostly on the face
+        angle = torch.rand(b, 1, 1) * math.pi
+        half = torch.rand(b, 1, 1) * w / 8
+        dx, dy = torch.cos(angle), torch.sin(angle)
+        along = ((xs - cx) * dx + (ys - cy) * dy).clamp(-half, half)
+        stroke_d2 = (xs - cx - along * dx) ** 2 + (ys - cy - along * dy) ** 2
+        blob_d2 = (xs - cx) ** 2 + (ys - cy) ** 2
+        is_stroke = (torch.rand(b, 1, 1) < 0.5).to(x.dtype)
+        width = torch.where(is_stroke > 0, 0.5 + torch.rand(b, 1, 1), 1 + 3 * torch.rand(b, 1, 1))
+        d2 = is_stroke * stroke_d2 + (1 - is_stroke) * blob_d2
+        alpha = (present * (0.3 + 0.7 * torch.rand(b, 1, 1)) * torch.exp(-d2 / (2 * width**2))).unsqueeze(1)
+        grey = (torch.rand(b, 1, 1, 1) * 2 - 1).expand(b, 3, 1, 1)
+        px, py = torch.randint(0, w, (b,)), torch.randint(0, h, (b,))
+        sampled = x[torch.arange(b), :, py, px].view(b, 3, 1, 1)
+        colour = torch.where(torch.rand(b, 1, 1, 1) < 0.5, grey, sampled)
+        out = out * (1 - alpha) + colour * alpha
+    return out
+
+
+def corrupted(x: Tensor) -> Tensor:
+    """Each face spoilt in one of three ways a generator spoils faces to move a reading: `random_marks`;
+    a local high-frequency warp (flow noise on a 16×16 grid, up to about 1.5 px, under a soft window
+    around a point near the centre: wavy lines, bent features); or colour speckles under such a window."""
+    b, _, h, w = x.shape
+    ys = torch.arange(h, dtype=x.dtype).view(1, 1, h, 1)
+    xs = torch.arange(w, dtype=x.dtype).view(1, 1, 1, w)
+    cx, cy = w / 2 + torch.randn(b, 1, 1, 1) * w / 6, h / 2 + torch.randn(b, 1, 1, 1) * h / 6
+    radius = w / 16 + torch.rand(b, 1, 1, 1) * w / 8
+    window = torch.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius**2))
+    noise = torch.randn(b, 2, 16, 16, dtype=x.dtype) * (1.5 * 2 / w)
+    wavy = warp_images(x, F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False) * window)
+    speckled = (x + window * torch.randn_like(x) * (0.1 + 0.4 * torch.rand(b, 1, 1, 1))).clamp(-1, 1)
+    kind = torch.randint(0, 3, (b, 1, 1, 1))
+    return torch.where(kind == 0, random_marks(x), torch.where(kind == 1, wavy, speckled))
+
+
+def negatives(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
+    """Negative data augmentation (Sinha et al., ICLR 2021): `corrupted` real faces scored as generated ones,
+    with the WGAN gradient penalty between them and the real faces, so the critic knows these spoilings are
+    not faces before the generator finds them."""
+
+    def term(step: CriticStep) -> Tensor:
+        real = step.real.detach().float()
+        spoilt = corrupted(real)
+        score = critic(spoilt).score.mean()
+        penalty = gradient_penalty(lambda z: critic(z).score, real, spoilt)
+        return weight * score + 10.0 * penalty
+
+    return term
+
+
+def marks_ignored(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
+    """The AU reading also trained on real faces with `random_marks`, towards their own AUs: marks do not
+    change what the face shows."""
+
+    def term(step: CriticStep) -> Tensor:
+        marked = random_marks(step.real.detach().float())
+        return weight * expression_loss(critic(marked).aus, step.aus, "mean")
+
+    return term
+
+
+def flow_bending(weight: float) -> Callable[[GeneratorStep], Tensor]:
+    """``weight ·`` the bending energy of the generator's flow on both passes (squared second differences on
+    the 16×16 grid it is predicted on, summed): whole features may move, lines may not be bent into zig-zags."""
+
+    def energy(flow: Tensor | None) -> Tensor:
+        assert flow is not None, "needs the fast recipe's warp"
+        grid = F.avg_pool2d(flow.float(), flow.shape[-1] // 16)
+        dxx = grid[..., :, 2:] - 2 * grid[..., :, 1:-1] + grid[..., :, :-2]
+        dyy = grid[..., 2:, :] - 2 * grid[..., 1:-1, :] + grid[..., :-2, :]
+        dxy = grid[..., 1:, 1:] - grid[..., 1:, :-1] - grid[..., :-1, 1:] + grid[..., :-1, :-1]
+        return (dxx.pow(2).flatten(1).sum(1) + dyy.pow(2).flatten(1).sum(1) + 2 * dxy.pow(2).flatten(1).sum(1)).mean()
+
+    def term(step: GeneratorStep) -> Tensor:
+        return weight * (energy(step.fake.flow) + energy(step.reconstruction.flow))
 
     return term
 
@@ -167,14 +287,23 @@ def build(
     if args.reader == "keypoints":
         critic.au_trunk = KeypointReader(c_cfg.num_aus, contrast=args.keypoint_contrast)
         critic.au_head = nn.Identity()  # type: ignore[assignment]
+    elif args.reader == "normalised":
+        critic.au_trunk = NormalisedReader(c_cfg.num_aus)  # type: ignore[assignment]
+        critic.au_head = nn.Identity()  # type: ignore[assignment]
     elif args.reader == "contrast-raw":  # normalised input, the penalty on the raw face (through the normalising)
         critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
     elif args.reader == "contrast":
         critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
         extra["au_contrast_penalty"] = contrast_penalty(critic, penalty)
+    if args.negatives:
+        extra["negatives"] = negatives(critic, args.negatives)
+    if args.mark_augment:
+        extra["marks_ignored"] = marks_ignored(critic, weights["expression"] * args.mark_augment)
     if args.score_contrast:
         critic.trunk = nn.Sequential(LocalContrast(), critic.trunk)
     generator_terms: dict[str, Callable[[GeneratorStep], Tensor]] = {}
+    if args.flow_bending:
+        generator_terms["flow_bending"] = flow_bending(args.flow_bending)
     if args.relative_expression:
         weight = weights["expression"]
         generator_terms["relative_expression"] = relative_expression(critic, weight)
@@ -206,8 +335,10 @@ def au_error(critic: Critic, images: Tensor, aus: Tensor) -> float:
 class Measure(Callback):
     """Prints the figures every ``every`` iterations."""
 
-    def __init__(self, every: int, faces: SyntheticFaces, images: Tensor, aus: Tensor) -> None:
-        self.every, self.faces, self.images, self.aus = every, faces, images, aus
+    def __init__(
+        self, every: int, faces: SyntheticFaces, images: Tensor, aus: Tensor, grid: Path | None = None
+    ) -> None:
+        self.every, self.faces, self.images, self.aus, self.grid = every, faces, images, aus, grid
         self.start = time.perf_counter()
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
@@ -218,6 +349,10 @@ class Measure(Callback):
         generator = trainer.sampling_generator
         was = generator.training
         report = evaluate(generator, self.faces, num_faces=len(self.faces), seed=0)
+        if self.grid is not None:
+            self.grid.mkdir(parents=True, exist_ok=True)
+            picture = evaluation_grid(report, generator, self.faces, rows=10, labelled=True)
+            Image.fromarray(picture.permute(1, 2, 0).numpy()).save(self.grid / f"step{trainer.step:05d}.png")
         generator.train(was)
         row = {
             "step": trainer.step,
@@ -261,7 +396,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints"))
+    parser.add_argument(
+        "--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints", "normalised")
+    )
     parser.add_argument("--keypoint-contrast", action="store_true", help="the keypoint reader on normalised faces")
     parser.add_argument("--score-contrast", action="store_true", help="the adversarial trunk on normalised faces")
     parser.add_argument("--au-penalty", type=float, default=None, help="default: the recipe's 10")
@@ -269,7 +406,12 @@ def main() -> None:
     parser.add_argument("--weight", action="append", default=[], help="NAME=VALUE: a loss weight of the recipe")
     parser.add_argument("--trainer", action="append", default=[], help="NAME=JSON: a TrainerConfig field")
     parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
+    parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression) of marks_ignored")
+    parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")
+    parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
+    parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
+    parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate of --regress-only")
     args = parser.parse_args()
@@ -285,6 +427,8 @@ def main() -> None:
         return
     if args.data is None:
         parser.error("give the training folder")
+    if args.flow_grid:
+        coarse_flow(args.flow_grid)
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
@@ -294,7 +438,7 @@ def main() -> None:
         if args.regress_only:
             regress_only(args, critic, data, images, aus)
             return
-        measure = Measure(args.eval_every, faces, images, aus)
+        measure = Measure(args.eval_every, faces, images, aus, args.grid)
         trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
                           callbacks=[measure], progress=False, critic_losses=extra,
                           generator_losses=generator_terms)  # fmt: skip
