@@ -272,7 +272,12 @@ def build(
     for setting in args.trainer:
         name, _, value = setting.partition("=")
         over[name] = json.loads(value)
-    g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **over)
+    networks: dict[str, dict[str, object]] = {"generator": {}, "critic": {}}
+    for kind, settings in (("generator", args.generator), ("critic", args.critic)):
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            networks[kind][name] = json.loads(value)
+    g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **networks, **over)
     weights = t_cfg.loss_weights.to_dict()
     for setting in args.weight:
         name, _, value = setting.partition("=")
@@ -405,6 +410,8 @@ def main() -> None:
     parser.add_argument("--relative-expression", action="store_true", help="the expression loss on the change")
     parser.add_argument("--weight", action="append", default=[], help="NAME=VALUE: a loss weight of the recipe")
     parser.add_argument("--trainer", action="append", default=[], help="NAME=JSON: a TrainerConfig field")
+    parser.add_argument("--generator", action="append", default=[], help="NAME=JSON: a GeneratorConfig field")
+    parser.add_argument("--critic", action="append", default=[], help="NAME=JSON: a CriticConfig field")
     parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
     parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression) of marks_ignored")
     parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")

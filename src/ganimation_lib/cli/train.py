@@ -23,6 +23,7 @@ from typing import Any
 from ..atomic_files import atomic_text, remove_stale_temporaries
 from ..data.dataset import AUDataset
 from ..errors import writing
+from ..evaluation import AURegressor
 from ..losses import LossWeights
 from ..models.config import read_json
 from ..models.critic import CRITIC_PRESETS, CriticConfig
@@ -124,11 +125,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--image-size", type=int, default=None, help="image side for data and both networks")
     parser.add_argument("--labels", default=None, help="AU label file (default: found in the dataset folder)")
     # Defaults are applied in run(): None means "not given", so a resume can keep the run's recorded split.
+    parser.add_argument("--val-fraction", type=float, default=None, help="held-out share (0 = none; default 0.1)")
     parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=None,
-        help="share of items held out for validation (0 = none; default 0.1)",
+        "--au-regressor",
+        metavar="DIR",
+        help="an AU regressor folder (ganimation evaluate saves OUTPUT/regressor): validation reports its reading",
     )
     parser.add_argument("--flip", type=float, default=None, help="horizontal flip probability (default 0)")
     parser.add_argument("--decoded-cache", metavar="DIR", help="decode images once into DIR; uint8 batches")
@@ -338,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
         config=trainer_config,
         output_dir=output,
         progress=not args.no_progress,
+        au_regressor=None if args.au_regressor is None else AURegressor.from_pretrained(args.au_regressor),
     )
     # Under torchrun every process trains; rank 0 alone writes and speaks (training/distributed.py).
     try:

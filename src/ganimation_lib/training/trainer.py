@@ -39,7 +39,7 @@ from .hooks import Callback, arrange_callbacks
 from .optimizers import AU_GROUP, build_optimizers
 from .rng import capture_rng_state, restore_rng_state
 from .sampling import TrainingData, to_device
-from .validation import HeldOut, validate
+from .validation import HeldOut, prepare_au_regressor, validate
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -96,6 +96,8 @@ class Trainer:
         progress: Show the progress bar (with ``default_callbacks``).
         sample_targets: Target AU vectors for the sample grids, or name → AU vector to head their columns with
             the names (``None``: each face's own target).
+        au_regressor: An independent AU regressor (e.g. ``AURegressor.from_pretrained``) for validation's
+            ``regressor_*`` figures, which the generator cannot fool (it never trains against it).
 
     Examples:
         >>> import torch
@@ -126,6 +128,7 @@ class Trainer:
         default_callbacks: bool = True,
         progress: bool = True,
         sample_targets: Sequence[Tensor] | Mapping[str, Tensor] | None = None,
+        au_regressor: nn.Module | None = None,
     ) -> None:
         self.config = config = TrainerConfig() if config is None else config
         if not isinstance(config, TrainerConfig):
@@ -147,6 +150,12 @@ class Trainer:
             network.to(self.device)
             self.distributed.broadcast_module(network)  # every rank starts from rank 0's weights
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay is not None else None
+        g_config = self.generator.config
+        self.au_regressor = (
+            None
+            if au_regressor is None
+            else prepare_au_regressor(au_regressor, g_config.image_size, g_config.num_aus, self.device)
+        )
         self._train_generator = self._wrap(generator_view)
         self._train_critic = self._wrap(critic_view)
         # The penalties differentiate the critic twice, which compiled code cannot (aot_autograd has no double
@@ -331,6 +340,7 @@ class Trainer:
             device=self.device,
             truth=held_out.truth,
             indices=held_out.indices,
+            au_regressor=self.au_regressor,
         )
         for cb in self.callbacks:
             cb.on_validation_end(self, self.last_validation)

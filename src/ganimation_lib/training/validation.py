@@ -10,6 +10,12 @@
 * ``true_error`` (when the data can render the truth, as ``SyntheticFaces`` does): L1 between the
   generated face and the renderer's picture of the same identity with the target AUs; and
   ``identity_error``, the same distance for the unchanged input (the baseline a useful model beats).
+* With an independent AU regressor (``Trainer(au_regressor=...)``, e.g. the one ``ganimation evaluate`` saves,
+  which the generator is never trained against; see [`evaluation`][ganimation_lib.evaluation]), its mean
+  absolute AU errors: ``regressor_expression_error`` (the generated faces against the target AUs),
+  ``regressor_input_error`` (the unchanged inputs against the target AUs: the baseline) and
+  ``regressor_au_error`` (the real faces against their own AUs: how well it reads at all). Unlike
+  ``expression_error``, the first cannot be lowered by fooling the critic.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from ..data.sample import AUSample
 from ..losses import cycle_loss
 from .rng import capture_rng_state, restore_rng_state
 
-__all__ = ["HeldOut", "TruthFn", "collect_fixed_batch", "truth_for", "validate"]
+__all__ = ["HeldOut", "TruthFn", "collect_fixed_batch", "prepare_au_regressor", "truth_for", "validate"]
 
 #: ``truth(indices, target_aus) -> images``: the true pictures of the held-out items with the target AUs.
 TruthFn = Callable[[list[int], Tensor], Tensor]
@@ -101,6 +107,34 @@ class HeldOut:
         return cls(batch, indices, truth_for(dataset))
 
 
+def prepare_au_regressor(regressor: nn.Module, image_size: int, num_aus: int, device: torch.device) -> nn.Module:
+    """``regressor`` on ``device``, after checking that it reads the generator's faces: its ``config``'s
+    ``image_size`` and ``num_aus`` (an ``AURegressor``'s) must be the generator's.
+
+    Examples:
+        >>> from ganimation_lib.evaluation import AURegressor, AURegressorConfig
+        >>> regressor = AURegressor(AURegressorConfig(image_size=64))
+        >>> prepare_au_regressor(regressor, 64, 17, torch.device("cpu")) is regressor
+        True
+        >>> try:
+        ...     prepare_au_regressor(regressor, 32, 17, torch.device("cpu"))
+        ... except ValueError as error:
+        ...     print(str(error)[:80])
+        au_regressor reads 64 px faces with 17 AUs, but the generator works at 32 px wit
+    """
+    if not isinstance(regressor, nn.Module):
+        raise TypeError(f"au_regressor must be a torch module (e.g. an AURegressor), got {type(regressor).__name__}")
+    config = getattr(regressor, "config", None)
+    size, count = getattr(config, "image_size", image_size), getattr(config, "num_aus", num_aus)
+    if (size, count) != (image_size, num_aus):
+        raise ValueError(
+            f"au_regressor reads {size} px faces with {count} AUs, but the generator works at {image_size} px "
+            f"with {num_aus} AUs; pass a regressor trained on faces of the generator's size and AUs "
+            "(ganimation evaluate saves one as OUTPUT/regressor)"
+        )
+    return regressor.to(device)
+
+
 @torch.no_grad()
 def validate(
     generator: nn.Module,
@@ -110,8 +144,11 @@ def validate(
     device: torch.device,
     truth: TruthFn | None = None,
     indices: list[int] | None = None,
+    au_regressor: nn.Module | None = None,
 ) -> dict[str, float]:
     """Compute the validation figures (see the module docstring) on ``batch``.
+
+    ``au_regressor`` (faces in [-1, 1] -> AUs, on ``device``) adds the three ``regressor_*`` figures.
 
     Examples:
         >>> from ganimation_lib import Critic, CriticConfig, Generator, GeneratorConfig
@@ -135,6 +172,16 @@ def validate(
             "cycle_error": float(cycle_loss(rec.image, real)),
             "attention_mean": float(fake.attention.float().mean()),
         }
+        if au_regressor is not None:
+            was_training = au_regressor.training
+            au_regressor.eval()
+            try:
+                read_fake, read_real = au_regressor(fake.image.float()).float(), au_regressor(real.float()).float()
+            finally:
+                au_regressor.train(was_training)
+            out["regressor_expression_error"] = float((read_fake - target.float()).abs().mean())
+            out["regressor_input_error"] = float((read_real - target.float()).abs().mean())
+            out["regressor_au_error"] = float((read_real - aus.float()).abs().mean())
         if truth is not None and indices is not None:
             expected = truth(indices, target).to(device).float()
             out["true_error"] = float((fake.image.float() - expected).abs().mean())
