@@ -14,6 +14,13 @@ its error: can this reader learn these faces at all?
     python benchmarks/fidelity_steps.py data_alternate --style alternate --reader contrast --score-contrast
     python benchmarks/fidelity_steps.py data_alternate --style alternate --regress-only --reader keypoints
 
+``--grid DIR`` writes ``evaluate``'s picture grid at each measurement, to look at what the generator draws. The
+variants of 2026-12-06 (docs/training.md, "Against the exploitation itself"): ``--mark-augment``, ``--negatives``,
+``--flow-grid``, ``--flow-bending``, ``--reader normalised``, and ``--generator``/``--critic`` config overrides:
+
+    python benchmarks/fidelity_steps.py data_alternate --au-penalty 1 --flow-bending 3 \
+        --generator attention_bias=20 --grid grids/warp_only
+
 ``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
 its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
 """
