@@ -97,7 +97,7 @@ class Trainer:
         sample_targets: Target AU vectors for the sample grids, or name → AU vector to head their columns with
             the names (``None``: each face's own target).
         au_regressor: An independent AU regressor (e.g. ``AURegressor.from_pretrained``) for validation's
-            ``regressor_*`` figures, which the generator cannot fool (it never trains against it).
+            ``regressor_*`` figures: the generator never trains against it, so it has not learnt to fool it.
 
     Examples:
         >>> import torch

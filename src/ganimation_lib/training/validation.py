@@ -15,7 +15,7 @@
   absolute AU errors: ``regressor_expression_error`` (the generated faces against the target AUs),
   ``regressor_input_error`` (the unchanged inputs against the target AUs: the baseline) and
   ``regressor_au_error`` (the real faces against their own AUs: how well it reads at all). Unlike
-  ``expression_error``, the first cannot be lowered by fooling the critic.
+  ``expression_error``, the first does not fall when the generator learns to fool the critic.
 """
 
 from __future__ import annotations
