@@ -220,6 +220,29 @@ def negatives(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
     return term
 
 
+def random_framing(x: Tensor) -> Tensor:
+    """Each face moved by a random similarity transform like the check-only faces' framing (scale 0.85-1.1,
+    rotation ±8°, shift up to 5 % of the side), the border repeated."""
+    b = x.shape[0]
+    scale = 0.85 + 0.25 * torch.rand(b)
+    angle = (torch.rand(b) * 2 - 1) * math.radians(8)
+    shift = (torch.rand(b, 2) * 2 - 1) * 0.1
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def framing_read(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
+    """The AU reading also trained on `random_framing` copies of the real faces, towards their own AUs."""
+
+    def term(step: CriticStep) -> Tensor:
+        moved = random_framing(step.real.detach().float())
+        return weight * expression_loss(critic(moved).aus, step.aus, "mean")
+
+    return term
+
+
 def marks_ignored(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
     """The AU reading also trained on real faces with `random_marks`, towards their own AUs: marks do not
     change what the face shows."""
@@ -309,6 +332,8 @@ def build(
         extra["au_contrast_penalty"] = contrast_penalty(critic, penalty)
     if args.negatives:
         extra["negatives"] = negatives(critic, args.negatives)
+    if args.frame_augment:
+        extra["framing_read"] = framing_read(critic, weights["expression"] * args.frame_augment)
     if args.mark_augment:
         extra["marks_ignored"] = marks_ignored(critic, weights["expression"] * args.mark_augment)
     if args.score_contrast:
@@ -385,6 +410,8 @@ def regress_only(args: argparse.Namespace, critic: Critic, data: AUDataset, imag
         for batch in loader:
             x = as_float_faces(batch.image)
             loss = (critic(x).aus - batch.aus).pow(2).mean()
+            if args.frame_augment:
+                loss = loss + args.frame_augment * (critic(random_framing(x)).aus - batch.aus).pow(2).mean()
             weight = 10.0 if args.au_penalty is None else args.au_penalty
             if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
                 loss = loss + weight * normalised_penalty(critic, x)
@@ -420,6 +447,7 @@ def main() -> None:
     parser.add_argument("--generator", action="append", default=[], help="NAME=JSON: a GeneratorConfig field")
     parser.add_argument("--critic", action="append", default=[], help="NAME=JSON: a CriticConfig field")
     parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
+    parser.add_argument("--frame-augment", type=float, default=0.0, help="weight (x expression) of framing_read")
     parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression) of marks_ignored")
     parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")
     parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
