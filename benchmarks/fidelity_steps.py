@@ -118,10 +118,7 @@ def normalised_penalty(critic: Critic, real: Tensor) -> Tensor:
     """The AU gradient penalty (unweighted) taken on the contrast-normalised face: the AU trunk's input after
     normalising, so that the normalisation's gain is not penalised with the reading."""
     normalise, trunk = critic.au_trunk[0], critic.au_trunk[1]
-    z = normalise(real).detach().requires_grad_(True)
-    aus = torch.flatten(critic.au_head(trunk(z)), 1)
-    (grad,) = torch.autograd.grad((aus * torch.randn_like(aus)).sum(), z, create_graph=True)
-    return grad.pow(2).flatten(1).sum(1).mean()
+    return au_gradient_penalty(lambda z: torch.flatten(critic.au_head(trunk(z)), 1), normalise(real))
 
 
 class NormalisedReader(nn.Module):
@@ -233,23 +230,14 @@ def random_framing(x: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def framing_read(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
-    """The AU reading also trained on `random_framing` copies of the real faces, towards their own AUs."""
+def augmented_reading(
+    critic: Critic, weight: float, augment: Callable[[Tensor], Tensor]
+) -> Callable[[CriticStep], Tensor]:
+    """The AU reading also trained on ``augment``-ed copies of the real faces, towards their own AUs
+    (`random_framing`: the framing does not change what the face shows; `random_marks`: nor do marks)."""
 
     def term(step: CriticStep) -> Tensor:
-        moved = random_framing(step.real.detach().float())
-        return weight * expression_loss(critic(moved).aus, step.aus, "mean")
-
-    return term
-
-
-def marks_ignored(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
-    """The AU reading also trained on real faces with `random_marks`, towards their own AUs: marks do not
-    change what the face shows."""
-
-    def term(step: CriticStep) -> Tensor:
-        marked = random_marks(step.real.detach().float())
-        return weight * expression_loss(critic(marked).aus, step.aus, "mean")
+        return weight * expression_loss(critic(augment(step.real.detach().float())).aus, step.aus, "mean")
 
     return term
 
@@ -264,7 +252,8 @@ def flow_bending(weight: float) -> Callable[[GeneratorStep], Tensor]:
         dxx = grid[..., :, 2:] - 2 * grid[..., :, 1:-1] + grid[..., :, :-2]
         dyy = grid[..., 2:, :] - 2 * grid[..., 1:-1, :] + grid[..., :-2, :]
         dxy = grid[..., 1:, 1:] - grid[..., 1:, :-1] - grid[..., :-1, 1:] + grid[..., :-1, :-1]
-        return (dxx.pow(2).flatten(1).sum(1) + dyy.pow(2).flatten(1).sum(1) + 2 * dxy.pow(2).flatten(1).sum(1)).mean()
+        squares = dxx.pow(2).flatten(1).sum(1) + dyy.pow(2).flatten(1).sum(1) + 2 * dxy.pow(2).flatten(1).sum(1)
+        return squares.mean()
 
     def term(step: GeneratorStep) -> Tensor:
         return weight * (energy(step.fake.flow) + energy(step.reconstruction.flow))
@@ -285,6 +274,11 @@ def relative_expression(critic: Critic, weight: float) -> Callable[[GeneratorSte
     return term
 
 
+def name_values(settings: list[str]) -> dict[str, object]:
+    """``NAME=JSON`` command-line settings as a dict."""
+    return {name: json.loads(value) for name, _, value in (setting.partition("=") for setting in settings)}
+
+
 def build(
     args: argparse.Namespace,
 ) -> tuple[
@@ -299,20 +293,13 @@ def build(
                                    sample_every=0)  # fmt: skip
     if args.ema is not None:
         over["ema_decay"] = args.ema
-    for setting in args.trainer:
-        name, _, value = setting.partition("=")
-        over[name] = json.loads(value)
-    networks: dict[str, dict[str, object]] = {"generator": {}, "critic": {}}
-    for kind, settings in (("generator", args.generator), ("critic", args.critic)):
-        for setting in settings:
-            name, _, value = setting.partition("=")
-            networks[kind][name] = json.loads(value)
+    over.update(name_values(args.trainer))
+    networks = {"generator": name_values(args.generator), "critic": name_values(args.critic)}
     g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **networks, **over)
     weights = t_cfg.loss_weights.to_dict()
-    for setting in args.weight:
-        name, _, value = setting.partition("=")
+    for name, value in name_values(args.weight).items():
         if name not in weights:
-            raise SystemExit(f"--weight {setting!r}: no loss weight {name!r}; known: {', '.join(weights)}")
+            raise SystemExit(f"--weight {name}: no such loss weight; known: {', '.join(weights)}")
         weights[name] = float(value)
     penalty = weights["au_gradient_penalty"] if args.au_penalty is None else args.au_penalty
     weights["au_gradient_penalty"] = 0.0 if args.reader == "contrast" else penalty
@@ -333,9 +320,9 @@ def build(
     if args.negatives:
         extra["negatives"] = negatives(critic, args.negatives)
     if args.frame_augment:
-        extra["framing_read"] = framing_read(critic, weights["expression"] * args.frame_augment)
+        extra["framing_read"] = augmented_reading(critic, weights["expression"] * args.frame_augment, random_framing)
     if args.mark_augment:
-        extra["marks_ignored"] = marks_ignored(critic, weights["expression"] * args.mark_augment)
+        extra["marks_ignored"] = augmented_reading(critic, weights["expression"] * args.mark_augment, random_marks)
     if args.score_contrast:
         critic.trunk = nn.Sequential(LocalContrast(), critic.trunk)
     generator_terms: dict[str, Callable[[GeneratorStep], Tensor]] = {}
@@ -447,8 +434,8 @@ def main() -> None:
     parser.add_argument("--generator", action="append", default=[], help="NAME=JSON: a GeneratorConfig field")
     parser.add_argument("--critic", action="append", default=[], help="NAME=JSON: a CriticConfig field")
     parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
-    parser.add_argument("--frame-augment", type=float, default=0.0, help="weight (x expression) of framing_read")
-    parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression) of marks_ignored")
+    parser.add_argument("--frame-augment", type=float, default=0.0, help="weight (x expression): framed copies read")
+    parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression): marked copies read")
     parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")
     parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
     parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
