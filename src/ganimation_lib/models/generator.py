@@ -57,7 +57,8 @@ class GeneratorConfig(ConfigMixin):
         num_downsamplings: Stride-2 convolutions before the bottleneck (2 official: 1/4 resolution), each
             doubling the channels, mirrored by as many transposed convolutions. 3 gives a 64 px face the
             structure a 32 px face has with 2 (an 8×8 bottleneck that sees the whole face) for about 20 % more
-            compute; the fast recipe uses it from 64 px up. Other values change the state-dict layout.
+            compute; measured at 64 px and left out of the fast recipe, which draws a 64 px face at half size
+            instead (``draw_downsample``). Other values change the state-dict layout.
         padding_mode: Padding of the 7×7 and residual convolutions (``"zeros"`` official,
             ``"reflect"`` CycleGAN). Strided convolutions always pad with zeros, as in both codebases.
         norm_affine: InstanceNorm with learned scale/shift (official) or without (replicate).
