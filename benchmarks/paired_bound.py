@@ -10,6 +10,8 @@ steps; one thread, Adam 1e-3, batch 16.
     python benchmarks/paired_bound.py --style alternate
     python benchmarks/paired_bound.py --style alternate --keep-framing shift      # only the framing's shift
     python benchmarks/paired_bound.py --style alternate --skips add               # encoder-to-decoder skips
+    python benchmarks/paired_bound.py --style alternate --align                   # a spatial transformer
+    python benchmarks/paired_bound.py --style alternate --align --congeal 0.1     # + congealing its frame
 """
 
 from __future__ import annotations
@@ -97,6 +99,76 @@ class VariantGenerator(Generator):
         return GeneratorOutput(image=image, color=color, attention=attention, flow=flow)
 
 
+class AlignedGenerator(nn.Module):
+    """The recipe's generator drawing in a frame of its own: a small localisation network (zero-initialised, so
+    it starts as the identity) reads a similarity transform (scale, rotation, shift) from the face, the face is
+    resampled into that frame, the generator draws there, and its attention, colour and flow are mapped back
+    (the flow's vectors turned and scaled with it) and composed with the input as usual: a spatial transformer
+    (Jaderberg et al., 2015), so that a face moved, scaled or turned can be drawn by a generator that has
+    learnt faces where they usually are."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.generator = Generator(config)
+        slope = 0.2
+        self.locate = nn.Sequential(
+            nn.Conv2d(3, 16, 4, 2, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(16, 32, 4, 2, 1), nn.LeakyReLU(slope),
+            nn.Conv2d(32, 32, 4, 2, 1), nn.LeakyReLU(slope),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 4),
+        )  # fmt: skip
+        last = self.locate[-1]
+        assert isinstance(last, nn.Linear)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.template: Tensor | None = None
+
+    def similarity(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """The 2×3 affine from frame to image coordinates, and its inverse."""
+        small = F.interpolate(images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+        # Bounded to a little more than the framings a face crop has (scale ×0.78-1.28, ±14°, shift ±10 %):
+        # unbounded, the frame runs away in the first steps, while the colour map is still noise.
+        log_scale, angle, tx, ty = torch.tanh(self.locate(small)).mul(torch.tensor([0.25, 0.25, 0.2, 0.2])).unbind(1)
+        scale = log_scale.exp()
+        cos, sin = scale * angle.cos(), scale * angle.sin()
+        linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+        shift = torch.stack([tx, ty], 1)[:, :, None]
+        inverse_linear = torch.linalg.inv(linear)
+        forward = torch.cat([linear, shift], 2)
+        inverse = torch.cat([inverse_linear, -inverse_linear @ shift], 2)
+        return forward, inverse
+
+    def congealing_loss(self, images: Tensor) -> Tensor:
+        """How far the faces, resampled into their frames, are from the running mean of the framed faces
+        (grey, standardised per face, at 32 px): congealing (Learned-Miller, 2006), which moves each frame
+        towards where the data's faces usually are, with no labels. Trains only the frame."""
+        forward, _ = self.similarity(images)
+        small = F.interpolate(images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+        grid = F.affine_grid(forward, [small.shape[0], 1, 32, 32], align_corners=False)
+        framed = F.grid_sample(small.mean(1, keepdim=True), grid, padding_mode="border", align_corners=False)
+        framed = (framed - framed.mean((2, 3), keepdim=True)) / (framed.std((2, 3), keepdim=True) + 1e-3)
+        batch_mean = framed.mean(0, keepdim=True).detach()
+        self.template = batch_mean if self.template is None else 0.99 * self.template + 0.01 * batch_mean
+        return (framed - self.template).abs().mean()
+
+    def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
+        forward, inverse = self.similarity(images)
+        size = list(images.shape)
+        to_frame = F.affine_grid(forward, size, align_corners=False)
+        framed = F.grid_sample(images, to_frame, mode="bilinear", padding_mode="border", align_corners=False)
+        drawn = self.generator(framed, aus)
+        back = F.affine_grid(inverse, size, align_corners=False)
+
+        def unframe(maps: Tensor) -> Tensor:
+            return F.grid_sample(maps, back, mode="bilinear", padding_mode="border", align_corners=False)
+
+        attention, color = unframe(drawn.attention), unframe(drawn.color)
+        assert drawn.flow is not None
+        flow = torch.einsum("bij,bjhw->bihw", forward[:, :, :2], unframe(drawn.flow))
+        image = attention * warp_images(images, flow) + (1 - attention) * color
+        return GeneratorOutput(image=image, color=color, attention=attention, flow=flow)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", default="alternate", choices=("default", "alternate"))
@@ -104,15 +176,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--skips", default=None, choices=("add", "conv"), help="1x1 ('add') or 3x3 ('conv') skips")
     parser.add_argument("--blur-gradient", type=int, default=0, help="box size of the blurred copy (0: none)")
+    parser.add_argument("--align", action="store_true", help="draw in a frame read by a spatial transformer")
+    parser.add_argument("--align-lr-scale", type=float, default=0.1, help="the frame's learning rate, × 1e-3")
+    parser.add_argument("--congeal", type=float, default=0.0, help="weight of the frame's congealing loss")
     args = parser.parse_args()
+    if args.congeal and not args.align:
+        parser.error("--congeal trains the frame of --align: pass both")
     torch.set_num_threads(1)
     if args.keep_framing is not None:
         keep_framing({part for part in args.keep_framing.split(",") if part})
     config, _, _ = recipe_configs("fast", 64)
     torch.manual_seed(0)
     plain = args.skips is None and not args.blur_gradient
-    generator = Generator(config) if plain else VariantGenerator(config, args.skips, args.blur_gradient)
-    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    generator: nn.Module = Generator(config) if plain else VariantGenerator(config, args.skips, args.blur_gradient)
+    if args.align:
+        generator = AlignedGenerator(config)
+    groups: list[dict[str, object]] = [{"params": list(generator.parameters())}]
+    if isinstance(generator, AlignedGenerator):  # the frame learns slower than what is drawn in it
+        groups = [
+            {"params": list(generator.generator.parameters())},
+            {"params": list(generator.locate.parameters()), "lr": 1e-3 * args.align_lr_scale},
+        ]
+    optimiser = torch.optim.Adam(groups, lr=1e-3, betas=(0.5, 0.999))
     look = {"image_size": 64, "style": args.style, "au_mix": "presets", "items_per_identity": 1}
     train = SyntheticFaces(num_identities=4500, seed=0, cache_size=5000, **look)  # type: ignore[arg-type]
     held = SyntheticFaces(num_identities=300, seed=777, **look)  # type: ignore[arg-type]
@@ -126,6 +211,8 @@ def main() -> None:
         wanted = table[torch.randint(0, 4500, (16,), generator=rng)]
         x, y = train.render_batch(faces.tolist(), table[faces]), train.render_batch(faces.tolist(), wanted)
         loss = (generator(x, wanted).image - y).abs().mean()
+        if isinstance(generator, AlignedGenerator) and args.congeal:
+            loss = loss + args.congeal * generator.congealing_loss(x)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
