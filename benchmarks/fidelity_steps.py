@@ -16,7 +16,8 @@ its error: can this reader learn these faces at all?
 
 ``--grid DIR`` writes ``evaluate``'s picture grid at each measurement, to look at what the generator draws. The
 variants of 2026-12-06 (docs/training.md, "Against the exploitation itself"): ``--mark-augment``, ``--negatives``,
-``--flow-grid``, ``--flow-bending``, ``--reader normalised``, and ``--generator``/``--critic`` config overrides:
+``--flow-grid``, ``--flow-bending``, ``--reader normalised``, ``--robust-reading``, and
+``--generator``/``--critic`` config overrides:
 
     python benchmarks/fidelity_steps.py data_alternate --au-penalty 1 --flow-bending 3 \
         --generator attention_bias=20 --grid grids/warp_only
@@ -242,6 +243,30 @@ def augmented_reading(
     return term
 
 
+def robust_reading(critic: Critic, weight: float, radius: float, steps: int = 3) -> Callable[[CriticStep], Tensor]:
+    """The AU reading also trained on real faces moved, within an L2 ball of ``radius``, in the direction that
+    moves its reading most (``steps`` projected gradient steps, PGD), towards their own AUs: adversarial
+    training, whose readers have input gradients that point at changes a person would see (Santurkar et al.,
+    NeurIPS 2019) — the gradient the generator follows."""
+
+    def read(x: Tensor) -> Tensor:
+        return torch.flatten(critic(x).aus, 1)
+
+    def term(step: CriticStep) -> Tensor:
+        real, aus = step.real.detach().float(), step.aus.detach().float()
+        delta = torch.zeros_like(real)
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = (read(real + delta) - aus).pow(2).sum()
+            (grad,) = torch.autograd.grad(loss, delta)
+            norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            delta = delta.detach() + (2.5 * radius / steps) * grad / norm
+            delta = delta * (radius / delta.flatten(1).norm(dim=1).clamp_min(radius).view(-1, 1, 1, 1))
+        return weight * expression_loss(critic(real + delta.detach()).aus, step.aus, "mean")
+
+    return term
+
+
 def flow_bending(weight: float) -> Callable[[GeneratorStep], Tensor]:
     """``weight ·`` the bending energy of the generator's flow on both passes (squared second differences on
     the 16×16 grid it is predicted on, summed): whole features may move, lines may not be bent into zig-zags."""
@@ -321,6 +346,8 @@ def build(
         extra["negatives"] = negatives(critic, args.negatives)
     if args.frame_augment:
         extra["framing_read"] = augmented_reading(critic, weights["expression"] * args.frame_augment, random_framing)
+    if args.robust_reading:
+        extra["robust_reading"] = robust_reading(critic, weights["expression"], args.robust_reading)
     if args.mark_augment:
         extra["marks_ignored"] = augmented_reading(critic, weights["expression"] * args.mark_augment, random_marks)
     if args.score_contrast:
@@ -436,6 +463,7 @@ def main() -> None:
     parser.add_argument("--flip", type=float, default=0.0, help="probability of a horizontal flip per item")
     parser.add_argument("--frame-augment", type=float, default=0.0, help="weight (x expression): framed copies read")
     parser.add_argument("--mark-augment", type=float, default=0.0, help="weight (x expression): marked copies read")
+    parser.add_argument("--robust-reading", type=float, default=0.0, help="L2 radius of the reading's PGD copies")
     parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")
     parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
     parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
