@@ -128,7 +128,8 @@ class AlignedGenerator(nn.Module):
         small = F.interpolate(images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
         # Bounded to a little more than the framings a face crop has (scale ×0.78-1.28, ±14°, shift ±10 %):
         # unbounded, the frame runs away in the first steps, while the colour map is still noise.
-        log_scale, angle, tx, ty = torch.tanh(self.locate(small)).mul(torch.tensor([0.25, 0.25, 0.2, 0.2])).unbind(1)
+        bounds = torch.tensor([0.25, 0.25, 0.2, 0.2], device=images.device)
+        log_scale, angle, tx, ty = torch.tanh(self.locate(small)).mul(bounds).unbind(1)
         scale = log_scale.exp()
         cos, sin = scale * angle.cos(), scale * angle.sin()
         linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
@@ -182,15 +183,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.congeal and not args.align:
         parser.error("--congeal trains the frame of --align: pass both")
+    if args.align and (args.skips or args.blur_gradient):
+        parser.error("--align draws with the recipe's plain generator: leave out --skips and --blur-gradient")
     torch.set_num_threads(1)
     if args.keep_framing is not None:
         keep_framing({part for part in args.keep_framing.split(",") if part})
     config, _, _ = recipe_configs("fast", 64)
     torch.manual_seed(0)
     plain = args.skips is None and not args.blur_gradient
-    generator: nn.Module = Generator(config) if plain else VariantGenerator(config, args.skips, args.blur_gradient)
-    if args.align:
+    generator: nn.Module
+    if args.align:  # its generator is built first, so it starts from the same weights as the plain run's
         generator = AlignedGenerator(config)
+    else:
+        generator = Generator(config) if plain else VariantGenerator(config, args.skips, args.blur_gradient)
     groups: list[dict[str, object]] = [{"params": list(generator.parameters())}]
     if isinstance(generator, AlignedGenerator):  # the frame learns slower than what is drawn in it
         groups = [
