@@ -1,5 +1,5 @@
 """The fast recipe at 64 px for a fixed number of iterations, with variants of the critic's AU reading: the
-harness behind docs/training.md's "Where the check-only faces are hard".
+harness behind docs/fidelity-experiments.md's "Where the check-only faces are hard".
 
 Trains on a folder written by ``ganimation synthetic`` (5,000 one-identity faces, ``--au-mix presets``) and
 prints, every ``--eval-every`` iterations, the true ratio (L1 to the true picture over the unchanged input's)
@@ -15,8 +15,8 @@ its error: can this reader learn these faces at all?
     python benchmarks/fidelity_steps.py data_alternate --style alternate --regress-only --reader keypoints
 
 ``--grid DIR`` writes ``evaluate``'s picture grid at each measurement, to look at what the generator draws. The
-variants of 2026-12-06 (docs/training.md, "Against the exploitation itself"): ``--mark-augment``, ``--negatives``,
-``--flow-grid``, ``--flow-bending``, ``--reader normalised``, ``--robust-reading``, and
+variants of 2026-12-06 (docs/fidelity-experiments.md, "Against the exploitation itself"): ``--mark-augment``,
+``--negatives``, ``--flow-grid``, ``--flow-bending``, ``--reader normalised``, ``--robust-reading``, and
 ``--generator``/``--critic`` config overrides:
 
     python benchmarks/fidelity_steps.py data_alternate --au-penalty 1 --flow-bending 3 \

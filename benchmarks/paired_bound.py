@@ -3,7 +3,8 @@
 ``SyntheticFaces`` can render any identity with any AUs, so the generator can be trained with the L1 between
 ``G(x, y)`` and the true picture of the same face with the AUs ``y`` — a signal no real dataset offers. How
 fast that learns bounds what the adversarial recipe can reach, and separates what is hard for the generator
-from what is hard for the signal it learns from (docs/training.md, "Where the check-only faces are hard").
+from what is hard for the signal it learns from (docs/fidelity-experiments.md, "Where the check-only faces are
+hard").
 Prints the true ratio (L1 to the true pictures over the unchanged inputs') on 300 held-out faces every 250
 steps; one thread, Adam 1e-3, batch 16.
 
