@@ -22,6 +22,14 @@ variants of 2026-12-06 (docs/fidelity-experiments.md, "Against the exploitation 
     python benchmarks/fidelity_steps.py data_alternate --au-penalty 1 --flow-bending 3 \
         --generator attention_bias=20 --grid grids/warp_only
 
+``--regress-only --alignment`` also prints how well the reading's gradient points at the true change (cosines
+against the paired signal's; docs/fidelity-experiments.md, "The reading's gradient, measured"), for the readings
+above, ``--reader grey`` and ``--ensemble K``; ``--regression-weight 30`` gives the regression the GAN's weight
+against ``--au-penalty``:
+
+    python benchmarks/fidelity_steps.py data_alternate --regress-only --alignment --steps 1500 --eval-every 500 \
+        --au-penalty 10 --regression-weight 30
+
 ``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
 its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
 """
@@ -34,6 +42,7 @@ import json
 import math
 import tempfile
 import time
+import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -46,7 +55,7 @@ import ganimation_lib.data.face_renderer as face_renderer
 from ganimation_lib import SyntheticFaces
 from ganimation_lib.data import AUDataset, as_float_faces
 from ganimation_lib.evaluation import AURegressor, AURegressorConfig
-from ganimation_lib.evaluation.metrics import evaluate
+from ganimation_lib.evaluation.metrics import derangement, evaluate
 from ganimation_lib.evaluation.report import evaluation_grid
 from ganimation_lib.losses import CriticStep, GeneratorStep
 from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss, gradient_penalty
@@ -58,6 +67,7 @@ from ganimation_lib.training.callbacks import Callback
 from ganimation_lib.training.config import TrainerConfig
 from ganimation_lib.training.recipes import recipe_configs
 from ganimation_lib.training.trainer import Trainer
+from ganimation_lib.training.validation import truth_for
 
 
 def render_unframed() -> None:
@@ -82,6 +92,13 @@ class LocalContrast(nn.Module):
         mean = F.avg_pool2d(F.pad(x, pad, mode="replicate"), self.k, 1)
         var = F.avg_pool2d(F.pad((x - mean) ** 2, pad, mode="replicate"), self.k, 1)
         return (x - mean) / (var.add(1e-6).sqrt() + self.eps)
+
+
+class Grey(nn.Module):
+    """The image's luminance (the mean of its channels), repeated in each channel."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean(1, keepdim=True).expand_as(x)
 
 
 class KeypointReader(nn.Module):
@@ -342,6 +359,8 @@ def build(
     elif args.reader == "contrast":
         critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
         extra["au_contrast_penalty"] = contrast_penalty(critic, penalty)
+    elif args.reader == "grey":  # luminance only: the palettes, which differ between faces, cannot steer it
+        critic.au_trunk = nn.Sequential(Grey(), critic.au_trunk)
     if args.negatives:
         extra["negatives"] = negatives(critic, args.negatives)
     if args.frame_augment:
@@ -415,28 +434,117 @@ class Measure(Callback):
         print(json.dumps(row), flush=True)
 
 
-def regress_only(args: argparse.Namespace, critic: Critic, data: AUDataset, images: Tensor, aus: Tensor) -> None:
-    """Train the AU reading alone (its penalty included) and print its error on held-out faces."""
-    optimiser = torch.optim.Adam(critic.au_parameters(), lr=args.lr, betas=(0.5, 0.999))
+def reliability(critic: Critic, images: Tensor, aus: Tensor) -> Tensor:
+    """Each AU's R^2 of the reading on real faces (clamped to [0, 1]): how much of the AU it reads."""
+    with torch.no_grad():
+        read = critic(as_float_faces(images).float()).aus
+    unexplained = (read - aus).pow(2).mean(0)
+    spread = (aus - aus.mean(0)).pow(2).mean(0).clamp_min(1e-8)
+    return (1 - unexplained / spread).clamp(0, 1)
+
+
+def gradient_alignment(critic: Critic, faces: SyntheticFaces, images: Tensor, aus: Tensor, count: int = 200) -> dict:
+    """How well the reading's gradient points at the true change, on ``count`` held-out faces each asked for
+    another's AUs: the cosine between the descent direction of ``|R(x) - t|^2`` and the true change ``y - x``
+    (the descent direction of the paired squared error, the signal the paired bound learns from), in the pixels
+    and, for a flow that warps the face (at zero flow), against the paired L1's flow gradient averaged over 8x8
+    cells (``flow8``: as smooth as the recipe's warp). Variants of the reading's gradient: ``smooth`` averages
+    it over 8 noisy copies of the face (SmoothGrad, sigma 0.1 on the [-1, 1] scale); ``weighted`` weights each
+    AU's error by the reading's R^2 for that AU on 200 other held-out faces (no gradient from AUs it cannot
+    read)."""
+    truth = truth_for(faces)
+    assert truth is not None
+    x = as_float_faces(images[:count]).float()
+    targets = aus[:count][derangement(count, 0)]
+    y = truth(list(range(count)), targets).float()
+    weights = reliability(critic, images[count : 2 * count], aus[count : 2 * count])
+
+    def descent(loss_of: Callable[[Tensor], Tensor], shape: torch.Size) -> Tensor:
+        variable = torch.zeros(shape, requires_grad=True)
+        return -torch.autograd.grad(loss_of(variable), variable)[0]
+
+    def reading(z: Tensor, au_weights: Tensor | None = None, noise: float = 0.0, copies: int = 1) -> Tensor:
+        total = z.new_zeros(())
+        for _ in range(copies):
+            error = (critic(z + noise * torch.randn_like(z)).aus - targets).pow(2)
+            total = total + (error if au_weights is None else error * au_weights).sum() / copies
+        return total
+
+    def cosine(a: Tensor, b: Tensor) -> float:
+        return round(float(F.cosine_similarity(a.flatten(1), b.flatten(1), eps=1e-12).mean()), 4)
+
+    flow_shape = torch.Size([count, 2, *x.shape[2:]])
+    flow_true = F.avg_pool2d(descent(lambda f: (warp_images(x, f) - y).abs().sum(), flow_shape), 8)
+    row: dict[str, object] = {"reliability": [round(float(w), 2) for w in weights]}
+    variants: dict[str, dict[str, object]] = {
+        "plain": {},
+        "smooth": {"noise": 0.1, "copies": 8},
+        "weighted": {"au_weights": weights},
+    }
+    for name, options in variants.items():
+        pixel = descent(lambda d: reading(x + d, **options), x.shape)  # noqa: B023  (called at once)
+        flow = descent(lambda f: reading(warp_images(x, f), **options), flow_shape)  # noqa: B023
+        row[name] = {"pixel": cosine(pixel, y - x), "flow8": cosine(F.avg_pool2d(flow, 8), flow_true)}
+    return row
+
+
+class EnsembleReading(nn.Module):
+    """Readers trained side by side, each on its own loss; the reading is their mean, so its gradient is the
+    mean of theirs (what the generator would follow)."""
+
+    def __init__(self, members: list[Critic]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor) -> types.SimpleNamespace:
+        return types.SimpleNamespace(aus=torch.stack([member(x).aus for member in self.members]).mean(0))
+
+
+def reading_loss(args: argparse.Namespace, critic: Critic, x: Tensor, aus: Tensor) -> Tensor:
+    """One reader's training loss on a batch: the regression and the variant's terms."""
+    loss = args.regression_weight * (critic(x).aus - aus).pow(2).mean()
+    if args.frame_augment:
+        framed = (critic(random_framing(x)).aus - aus).pow(2).mean()
+        loss = loss + args.regression_weight * args.frame_augment * framed
+    if args.robust_reading:  # weighted as the plain regression, as in the GAN (both x expression)
+        robust = robust_reading(critic, args.regression_weight, args.robust_reading)
+        loss = loss + robust(types.SimpleNamespace(real=x, aus=aus))  # type: ignore[arg-type]
+    weight = 10.0 if args.au_penalty is None else args.au_penalty
+    if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
+        loss = loss + weight * normalised_penalty(critic, x)
+    elif weight:
+        loss = loss + weight * au_gradient_penalty(lambda z: critic(z).aus, x)
+    return loss
+
+
+def regress_only(
+    args: argparse.Namespace, critic: Critic, data: AUDataset, faces: SyntheticFaces, images: Tensor, aus: Tensor
+) -> None:
+    """Train the AU reading alone (its penalty included) and print its error on held-out faces; with
+    ``--ensemble K``, K readers of other initialisations side by side, read as their mean."""
+    members = [critic]
+    for k in range(1, args.ensemble):
+        torch.manual_seed(args.seed + 1000 * k)
+        members.append(Critic(critic.config))
+    parameters = [p for member in members for p in member.au_parameters()]
+    optimiser = torch.optim.Adam(parameters, lr=args.lr, betas=(0.5, 0.999))
+    reading = EnsembleReading(members) if args.ensemble > 1 else critic
     loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
     step = 0
     while step < args.steps:
         for batch in loader:
             x = as_float_faces(batch.image)
-            loss = (critic(x).aus - batch.aus).pow(2).mean()
-            if args.frame_augment:
-                loss = loss + args.frame_augment * (critic(random_framing(x)).aus - batch.aus).pow(2).mean()
-            weight = 10.0 if args.au_penalty is None else args.au_penalty
-            if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
-                loss = loss + weight * normalised_penalty(critic, x)
-            elif weight:
-                loss = loss + weight * au_gradient_penalty(lambda z: critic(z).aus, x)
+            loss = sum((reading_loss(args, member, x, batch.aus) for member in members), x.new_zeros(()))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             step += 1
             if step % args.eval_every == 0:
-                print(json.dumps({"step": step, "au_error": round(au_error(critic, images[:300], aus[:300]), 4)}))
+                error = au_error(reading, images[:300], aus[:300])  # type: ignore[arg-type]
+                row: dict[str, object] = {"step": step, "au_error": round(error, 4)}
+                if args.alignment:
+                    row["alignment"] = gradient_alignment(reading, faces, images, aus)  # type: ignore[arg-type]
+                print(json.dumps(row), flush=True)
             if step >= args.steps:
                 return
 
@@ -450,7 +558,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints", "normalised")
+        "--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints", "normalised", "grey")
     )
     parser.add_argument("--keypoint-contrast", action="store_true", help="the keypoint reader on normalised faces")
     parser.add_argument("--score-contrast", action="store_true", help="the adversarial trunk on normalised faces")
@@ -470,6 +578,21 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
+    parser.add_argument(
+        "--regression-weight",
+        type=float,
+        default=1.0,
+        help="with --regress-only: the weight of the AU regression "
+        "against --au-penalty's; the GAN weights it by the expression weight (30 in the recipe), so 30 reproduces "
+        "the GAN's balance (the default 1 is the one the documented --regress-only rows used: 30x more penalty)",
+    )
+    parser.add_argument("--ensemble", type=int, default=1, help="with --regress-only: K readers, read as their mean")
+    parser.add_argument(
+        "--alignment",
+        action="store_true",
+        help="with --regress-only: how well the reading's gradient points at "
+        "the true change (cosines against the paired signal's)",
+    )
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate of --regress-only")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -493,7 +616,7 @@ def main() -> None:
             args.data, image_size=64, uint8_images=True, decoded_cache=Path(scratch) / "cache", flip=args.flip
         )
         if args.regress_only:
-            regress_only(args, critic, data, images, aus)
+            regress_only(args, critic, data, faces, images, aus)
             return
         measure = Measure(args.eval_every, faces, images, aus, args.grid)
         trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
