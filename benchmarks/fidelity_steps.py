@@ -607,6 +607,8 @@ def main() -> None:
         return
     if args.data is None:
         parser.error("give the training folder")
+    if args.ensemble > 1 and (not args.regress_only or args.reader != "recipe"):
+        parser.error("--ensemble builds more of the recipe's readings: only with --regress-only and --reader recipe")
     if args.flow_grid:
         coarse_flow(args.flow_grid)
     generator, critic, config, extra, generator_terms = build(args)
