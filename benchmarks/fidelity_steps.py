@@ -509,7 +509,7 @@ def reading_loss(args: argparse.Namespace, critic: Critic, x: Tensor, aus: Tenso
     if args.robust_reading:  # weighted as the plain regression, as in the GAN (both x expression)
         robust = robust_reading(critic, args.regression_weight, args.robust_reading)
         loss = loss + robust(types.SimpleNamespace(real=x, aus=aus))  # type: ignore[arg-type]
-    weight = 10.0 if args.au_penalty is None else args.au_penalty
+    weight = args.au_penalty
     if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
         loss = loss + weight * normalised_penalty(critic, x)
     elif weight:
@@ -522,6 +522,8 @@ def regress_only(
 ) -> None:
     """Train the AU reading alone (its penalty included) and print its error on held-out faces; with
     ``--ensemble K``, K readers of other initialisations side by side, read as their mean."""
+    if args.au_penalty is None:  # the recipe's weight, resolved once for `reading_loss`
+        args.au_penalty = recipe_configs("fast", 64)[2].loss_weights.au_gradient_penalty
     members = [critic]
     for k in range(1, args.ensemble):
         torch.manual_seed(args.seed + 1000 * k)

@@ -140,11 +140,10 @@ class AlignedGenerator(nn.Module):
         inverse = torch.cat([inverse_linear, -inverse_linear @ shift], 2)
         return forward, inverse
 
-    def congealing_loss(self, images: Tensor) -> Tensor:
-        """How far the faces, resampled into their frames, are from the running mean of the framed faces
-        (grey, standardised per face, at 32 px): congealing (Learned-Miller, 2006), which moves each frame
-        towards where the data's faces usually are, with no labels. Trains only the frame."""
-        forward, _ = self.similarity(images)
+    def congealing_loss(self, images: Tensor, forward: Tensor) -> Tensor:
+        """How far the faces, resampled into their frames (``forward``, from `similarity`), are from the running
+        mean of the framed faces (grey, standardised per face, at 32 px): congealing (Learned-Miller, 2006), which
+        moves each frame towards where the data's faces usually are, with no labels. Trains only the frame."""
         small = F.interpolate(images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
         grid = F.affine_grid(forward, [small.shape[0], 1, 32, 32], align_corners=False)
         framed = F.grid_sample(small.mean(1, keepdim=True), grid, padding_mode="border", align_corners=False)
@@ -153,8 +152,9 @@ class AlignedGenerator(nn.Module):
         self.template = batch_mean if self.template is None else 0.99 * self.template + 0.01 * batch_mean
         return (framed - self.template).abs().mean()
 
-    def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
-        forward, inverse = self.similarity(images)
+    def forward(self, images: Tensor, aus: Tensor, frame: tuple[Tensor, Tensor] | None = None) -> GeneratorOutput:
+        """Draw ``images`` with ``aus``; ``frame`` is `similarity`'s result when the caller already has it."""
+        forward, inverse = self.similarity(images) if frame is None else frame
         size = list(images.shape)
         to_frame = F.affine_grid(forward, size, align_corners=False)
         framed = F.grid_sample(images, to_frame, mode="bilinear", padding_mode="border", align_corners=False)
@@ -216,9 +216,13 @@ def main() -> None:
         faces = torch.randint(0, 4500, (16,), generator=rng)
         wanted = table[torch.randint(0, 4500, (16,), generator=rng)]
         x, y = train.render_batch(faces.tolist(), table[faces]), train.render_batch(faces.tolist(), wanted)
-        loss = (generator(x, wanted).image - y).abs().mean()
-        if isinstance(generator, AlignedGenerator) and args.congeal:
-            loss = loss + args.congeal * generator.congealing_loss(x)
+        if isinstance(generator, AlignedGenerator):  # the frame read once, for the drawing and the congealing
+            frame = generator.similarity(x)
+            loss = (generator(x, wanted, frame).image - y).abs().mean()
+            if args.congeal:
+                loss = loss + args.congeal * generator.congealing_loss(x, frame[0])
+        else:
+            loss = (generator(x, wanted).image - y).abs().mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
