@@ -266,8 +266,11 @@ def robust_reading(critic: Critic, weight: float, radius: float, steps: int = 3)
     training, whose readers have input gradients that point at changes a person would see (Santurkar et al.,
     NeurIPS 2019) — the gradient the generator follows."""
 
-    def read(x: Tensor) -> Tensor:
-        return torch.flatten(critic(x).aus, 1)
+    config = critic.config
+    reads_alone = config.separate_au_trunk and config.au_trunk_input_downsample == 1
+
+    def read(x: Tensor) -> Tensor:  # the AU reading only: the score's trunk has no part in it
+        return torch.flatten(critic.au_head(critic.au_trunk(x)) if reads_alone else critic(x).aus, 1)
 
     def term(step: CriticStep) -> Tensor:
         real, aus = step.real.detach().float(), step.aus.detach().float()
@@ -279,7 +282,7 @@ def robust_reading(critic: Critic, weight: float, radius: float, steps: int = 3)
             norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
             delta = delta.detach() + (2.5 * radius / steps) * grad / norm
             delta = delta * (radius / delta.flatten(1).norm(dim=1).clamp_min(radius).view(-1, 1, 1, 1))
-        return weight * expression_loss(critic(real + delta.detach()).aus, step.aus, "mean")
+        return weight * expression_loss(read(real + delta.detach()), step.aus, "mean")
 
     return term
 
