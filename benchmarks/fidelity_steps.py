@@ -30,6 +30,15 @@ against ``--au-penalty``:
     python benchmarks/fidelity_steps.py data_alternate --regress-only --alignment --steps 1500 --eval-every 500 \
         --au-penalty 10 --regression-weight 30
 
+The screens of 2026-12-06 (fourth session; the same page, "Other signals, screened"): ``--reader pooled`` (the AU
+head's map averaged, the same detector wherever a feature lies; ``--critic au_trunk_depth=3`` for an 8x8 map),
+``--reader denoised`` (the reading reads a denoiser's output; ``--regress-only`` only) and, in the GAN,
+``--colour-gradient 20`` (the colour map's gradient as if the attention were open):
+
+    python benchmarks/fidelity_steps.py data_alternate --regress-only --alignment --steps 1500 --eval-every 500 \
+        --au-penalty 10 --regression-weight 30 --reader denoised
+    python benchmarks/fidelity_steps.py data_default --style default --seed 1 --colour-gradient 20
+
 ``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
 its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
 """
@@ -132,6 +141,40 @@ class KeypointReader(nn.Module):
         return self.regress(points.flatten(1))[:, :, None, None]  # read by the critic's (identity) AU head
 
 
+class Denoiser(nn.Module):
+    """A small residual denoiser, trained (by ``denoising_loss`` alone, never by the reading) to remove Gaussian
+    noise from real faces; the AU reading reads its output, so the generator's gradient reaches the face through
+    the denoiser's Jacobian, which passes changes along the faces' manifold (moved edges, flat regions) and
+    damps those off it (marks, speckles)."""
+
+    def __init__(self, sigma: float = 0.2, channels: int = 32) -> None:
+        super().__init__()
+        c, self.sigma = channels, sigma
+        self.down = nn.Sequential(nn.Conv2d(3, c, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(c, c, 4, 2, 1),
+                                  nn.LeakyReLU(0.2), nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.2))  # fmt: skip
+        self.up = nn.Sequential(nn.Conv2d(c + 3, c, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(c, 3, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.interpolate(self.down(x), scale_factor=2, mode="bilinear", align_corners=False)
+        return x + self.up(torch.cat([h, x], 1))
+
+    def denoising_loss(self, x: Tensor) -> Tensor:
+        return (self(x + self.sigma * torch.randn_like(x)) - x).pow(2).mean()
+
+
+class PooledHead(nn.Module):
+    """AUs read at every cell of the AU trunk's final map (a 1x1 convolution) and averaged over the map: the
+    same detector wherever a feature lies, so a brow moved or scaled by the framing is read by the same
+    weights (the recipe's head has a weight per cell)."""
+
+    def __init__(self, channels: int, num_aus: int) -> None:
+        super().__init__()
+        self.read = nn.Conv2d(channels, num_aus, 1, bias=False)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.read(features).mean((2, 3), keepdim=True)
+
+
 def normalised_penalty(critic: Critic, real: Tensor) -> Tensor:
     """The AU gradient penalty (unweighted) taken on the contrast-normalised face: the AU trunk's input after
     normalising, so that the normalisation's gain is not penalised with the reading."""
@@ -162,6 +205,26 @@ def coarse_flow(grid: int) -> None:
         return F.interpolate(F.adaptive_avg_pool2d(flow, grid), size=size, mode="bilinear", align_corners=False)
 
     FlowHead.forward = forward  # type: ignore[method-assign]
+
+
+def colour_gradient(most: float) -> None:
+    """From now on, the colour map receives the output's gradient as if the attention were open (its gradient
+    divided by ``1 - A``, at most ``most`` times; generators with a warp only, as the recipe's at 64 px): with the
+    identity start (A about 0.95) the colour head gets a twentieth of the gradient and is still noise when the
+    attention could open; this lets it learn what each pixel should become before the attention opens there. The
+    terms on the colour map itself (its smoothness) keep their gradient; the forward values are unchanged."""
+    original = Generator.forward
+
+    def forward(self: Generator, images: Tensor, aus: Tensor) -> object:
+        out = original(self, images, aus)
+        if out.flow is None or not torch.is_grad_enabled():
+            return out
+        gain = (1 / (1 - out.attention.detach()).clamp_min(1 / most)) - 1
+        color = out.color + (out.color - out.color.detach()) * gain  # the gain reaches the output's gradient only
+        image = out.attention * warp_images(images, out.flow) + (1 - out.attention) * color
+        return dataclasses.replace(out, image=image)
+
+    Generator.forward = forward  # type: ignore[method-assign,assignment]
 
 
 def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
@@ -362,6 +425,10 @@ def build(
     elif args.reader == "contrast":
         critic.au_trunk = nn.Sequential(LocalContrast(), critic.au_trunk)
         extra["au_contrast_penalty"] = contrast_penalty(critic, penalty)
+    elif args.reader == "denoised":
+        critic.au_trunk = nn.Sequential(Denoiser(args.denoise_sigma), critic.au_trunk)
+    elif args.reader == "pooled":
+        critic.au_head = PooledHead(critic.au_head.in_channels, c_cfg.num_aus)  # type: ignore[assignment]
     elif args.reader == "grey":  # luminance only: the palettes, which differ between faces, cannot steer it
         critic.au_trunk = nn.Sequential(Grey(), critic.au_trunk)
     if args.negatives:
@@ -531,8 +598,11 @@ def regress_only(
     for k in range(1, args.ensemble):
         torch.manual_seed(args.seed + 1000 * k)
         members.append(Critic(critic.config))
-    parameters = [p for member in members for p in member.au_parameters()]
+    denoisers = [m for member in members for m in member.modules() if isinstance(m, Denoiser)]
+    own = {id(p) for d in denoisers for p in d.parameters()}
+    parameters = [p for member in members for p in member.au_parameters() if id(p) not in own]
     optimiser = torch.optim.Adam(parameters, lr=args.lr, betas=(0.5, 0.999))
+    denoising = [torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.5, 0.999)) for d in denoisers]
     reading = EnsembleReading(members) if args.ensemble > 1 else critic
     loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
     step = 0
@@ -543,6 +613,10 @@ def regress_only(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            for denoiser, denoiser_optimiser in zip(denoisers, denoising, strict=True):
+                denoiser_optimiser.zero_grad()  # the reading's gradient is dropped: only denoising trains it
+                denoiser.denoising_loss(x).backward()
+                denoiser_optimiser.step()
             step += 1
             if step % args.eval_every == 0:
                 error = au_error(reading, images[:300], aus[:300])  # type: ignore[arg-type]
@@ -563,8 +637,11 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--reader", default="recipe", choices=("recipe", "contrast", "contrast-raw", "keypoints", "normalised", "grey")
+        "--reader",
+        default="recipe",
+        choices=("recipe", "contrast", "contrast-raw", "keypoints", "normalised", "grey", "pooled", "denoised"),
     )
+    parser.add_argument("--denoise-sigma", type=float, default=0.2, help="noise of --reader denoised's training")
     parser.add_argument("--keypoint-contrast", action="store_true", help="the keypoint reader on normalised faces")
     parser.add_argument("--score-contrast", action="store_true", help="the adversarial trunk on normalised faces")
     parser.add_argument("--au-penalty", type=float, default=None, help="default: the recipe's 10")
@@ -580,6 +657,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=float, default=0.0, help="weight of the corrupted faces' score")
     parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
     parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
+    parser.add_argument("--colour-gradient", type=float, default=0.0, help="most gain of the colour's gradient")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
@@ -614,8 +692,14 @@ def main() -> None:
         parser.error("give the training folder")
     if args.ensemble > 1 and (not args.regress_only or args.reader != "recipe"):
         parser.error("--ensemble builds more of the recipe's readings: only with --regress-only and --reader recipe")
+    if args.reader == "denoised" and not args.regress_only:
+        parser.error(
+            "--reader denoised trains its denoiser in --regress-only only (in a GAN the critic would train it)"
+        )
     if args.flow_grid:
         coarse_flow(args.flow_grid)
+    if args.colour_gradient:
+        colour_gradient(args.colour_gradient)
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
