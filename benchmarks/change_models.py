@@ -28,25 +28,23 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fidelity_steps import held_out  # this folder's harness: the same held-out faces as its tables
 from torch import Tensor, nn
 
-from ganimation_lib import SyntheticFaces
 from ganimation_lib.data import AUDataset, as_float_faces
 from ganimation_lib.evaluation.metrics import derangement
 from ganimation_lib.training.validation import truth_for
 
 
-def held_out(style: str, count: int = 500) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Held-out faces ``x`` (another identity seed), their AUs ``s``, other faces' AUs ``t`` and the true pictures."""
-    faces = SyntheticFaces(num_identities=count, items_per_identity=1, image_size=64, seed=777, style=style,
-                           au_mix="presets")  # type: ignore[arg-type]  # fmt: skip
-    items = [faces[i] for i in range(count)]
-    x = torch.stack([item.image for item in items]).float()
-    s = torch.stack([item.aus for item in items]).float()
-    t = s[derangement(count, 0)]
+def held_out_pairs(style: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The harness's held-out faces ``x`` and AUs ``s`` (`fidelity_steps.held_out`), other faces' AUs ``t`` and
+    the true pictures ``y``."""
+    faces, images, aus = held_out(style)
+    x, s = images.float(), aus.float()
+    t = s[derangement(len(s), 0)]
     truth = truth_for(faces)
     assert truth is not None
-    return x, s, t, truth(list(range(count)), t).float()
+    return x, s, t, truth(list(range(len(s))), t).float()
 
 
 def report(step: int, delta: Tensor, x: Tensor, y: Tensor, **extra: float) -> None:
@@ -143,9 +141,10 @@ def fader(args: argparse.Namespace, data: AUDataset, x: Tensor, s: Tensor, t: Te
                 model.eval()
                 with torch.no_grad():
                     code = model.encoder(x)
-                    delta = model.decode(code, t) - model.decode(code, s)
+                    own = model.decode(code, s)
+                    delta = model.decode(code, t) - own
                     extra = {
-                        "reconstruction": float((model.decode(code, s) - x).abs().mean()),
+                        "reconstruction": float((own - x).abs().mean()),
                         "latent_au_error": float((model.latent(code) - s).abs().mean()),
                         "seconds": time.perf_counter() - start,
                     }
@@ -169,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = AUDataset(args.data, image_size=64)
-    x, s, t, y = held_out(args.style)
+    x, s, t, y = held_out_pairs(args.style)
     if args.model == "linear":
         linear(data, x, s, t, y, args.ridge)
     else:

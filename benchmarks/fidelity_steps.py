@@ -220,9 +220,9 @@ def colour_gradient(most: float) -> None:
         if out.flow is None or not torch.is_grad_enabled():
             return out
         gain = (1 / (1 - out.attention.detach()).clamp_min(1 / most)) - 1
-        color = out.color + (out.color - out.color.detach()) * gain  # the gain reaches the output's gradient only
-        image = out.attention * warp_images(images, out.flow) + (1 - out.attention) * color
-        return dataclasses.replace(out, image=image)
+        # zero in value: the image is unchanged, and its gradient reaches the colour (1 - A)(1 + gain) times
+        extra = (1 - out.attention) * (out.color - out.color.detach()) * gain
+        return dataclasses.replace(out, image=out.image + extra)
 
     Generator.forward = forward  # type: ignore[method-assign,assignment]
 
