@@ -1,7 +1,7 @@
 """Unpaired models of the expression change, screened against the true change on held-out faces: could a signal
 other than the critic's AU reading tell the generator which pixels an expression moves?
 
-Both models learn from the training folder alone (one face per identity, no pairs), and both predict, for a
+The models learn from the training folder alone (one face per identity, no pairs), and each predicts, for a
 held-out face ``x`` with AUs ``s`` asked for another face's AUs ``t``, a change ``Δ``. Printed: the cosine between
 ``Δ`` and the true change ``y − x`` to the renderer's true picture (the direction the paired bound learns from; the
 critic's reading scores 0.38 on the tuned faces and 0.20 on the check-only ones,
@@ -14,9 +14,13 @@ input's), on 500 held-out identities of another seed:
   encoder to an 8×8 code from which a latent critic is trained to read the AUs and the encoder to hide them, and a
   decoder that reconstructs the face from the code and its AUs; ``Δ = D(E(x), t) − D(E(x), s)``, a change made
   for this face (its position, palette and features) from reconstruction alone.
+* ``denoiser``: a U-Net denoiser conditioned on each face's own AUs and the noise level (denoising score matching,
+  EDM preconditioning), ``Δ_σ = E_ε[D(x + σε, t, σ) − D(x + σε, s, σ)]``, printed per noise level σ and summed
+  over them (σ = −1 in the output).
 
     python benchmarks/change_models.py data_alternate --style alternate --model linear
     python benchmarks/change_models.py data_alternate --style alternate --model fader --steps 1500
+    python benchmarks/change_models.py data_alternate --style alternate --model denoiser --steps 1000 --eval-every 500
 """
 
 from __future__ import annotations
@@ -154,16 +158,117 @@ def fader(args: argparse.Namespace, data: AUDataset, x: Tensor, s: Tensor, t: Te
                 return
 
 
+class FiLMBlock(nn.Module):
+    """3×3 convolution, GroupNorm modulated by the conditioning (the AUs and the noise level), SiLU."""
+
+    def __init__(self, cin: int, cout: int, cond: int) -> None:
+        super().__init__()
+        self.conv, self.norm = nn.Conv2d(cin, cout, 3, 1, 1), nn.GroupNorm(8, cout, affine=False)
+        self.film = nn.Linear(cond, 2 * cout)
+
+    def forward(self, h: Tensor, cond: Tensor) -> Tensor:
+        gamma, beta = self.film(cond).chunk(2, dim=1)
+        return F.silu(self.norm(self.conv(h)) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
+
+
+class ConditionalDenoiser(nn.Module):
+    """A small U-Net (64 → 8 px and back, skips at every level) that denoises a face given its AUs and the noise
+    level, with the preconditioning of Karras et al. (NeurIPS 2022, EDM): ``D(x + σε, a, σ) ≈ E[x | x + σε, a]``."""
+
+    sigma_data = 0.5
+
+    def __init__(self, num_aus: int, width: int = 32) -> None:
+        super().__init__()
+        w, cond = width, num_aus + 1
+        self.enc = nn.ModuleList([FiLMBlock(3, w, cond), FiLMBlock(w, 2 * w, cond), FiLMBlock(2 * w, 4 * w, cond),
+                                  FiLMBlock(4 * w, 4 * w, cond)])  # fmt: skip
+        self.mid = FiLMBlock(4 * w, 4 * w, cond)
+        self.dec = nn.ModuleList([FiLMBlock(8 * w, 4 * w, cond), FiLMBlock(8 * w, 2 * w, cond),
+                                  FiLMBlock(4 * w, w, cond), FiLMBlock(2 * w, w, cond)])  # fmt: skip
+        self.out = nn.Conv2d(w, 3, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, noisy: Tensor, aus: Tensor, sigma: Tensor) -> Tensor:
+        sd = self.sigma_data
+        s = sigma.view(-1, 1, 1, 1)
+        c_skip, c_out, c_in = sd**2 / (s**2 + sd**2), s * sd / (s**2 + sd**2).sqrt(), 1 / (s**2 + sd**2).sqrt()
+        cond = torch.cat([aus * 5, sigma.log().view(-1, 1)], 1)  # OpenFace's 0-5 scale: inputs of order one
+        h, skips = c_in * noisy, []
+        for i, block in enumerate(self.enc):
+            h = block(h if i == 0 else F.avg_pool2d(h, 2), cond)
+            skips.append(h)
+        h = self.mid(h, cond)
+        for i, block in enumerate(self.dec):
+            h = block(torch.cat([h, skips[-1 - i]], 1), cond)
+            if i < len(self.dec) - 1:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")
+        return c_skip * noisy + c_out * self.out(h)
+
+
+def denoiser(args: argparse.Namespace, data: AUDataset, x: Tensor, s: Tensor, t: Tensor, y: Tensor) -> None:
+    """Denoising score matching conditioned on each face's own AUs (σ log-normal, EDM's weighting); the change for
+    a face is the difference of its conditional denoisings, ``Δ_σ = E_ε[D(x + σε, t, σ) − D(x + σε, s, σ)]``,
+    the expected change of the clean face when its AUs change from ``s`` to ``t``, given what survives the noise
+    of its identity, position and palette (the direction of delta denoising score, Hertz et al., ICCV 2023)."""
+    torch.manual_seed(args.seed)
+    model = ConditionalDenoiser(s.shape[1], args.width)
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loader = torch.utils.data.DataLoader(data, batch_size=32, shuffle=True, drop_last=True)
+    sd = model.sigma_data
+    step, start = 0, time.perf_counter()
+    while step < args.steps:
+        for batch in loader:
+            images, aus = as_float_faces(batch.image).float(), batch.aus.float()
+            sigma = (torch.randn(len(images)) * 1.2 - 1.2).exp()
+            noisy = images + sigma.view(-1, 1, 1, 1) * torch.randn_like(images)
+            weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
+            loss = (weight.view(-1, 1, 1, 1) * (model(noisy, aus, sigma) - images) ** 2).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            step += 1
+            if step % args.eval_every == 0:
+                seconds = time.perf_counter() - start
+                evaluate_denoiser(model, step, x, s, t, y, loss=float(loss.detach()), seconds=seconds)
+            if step >= args.steps:
+                return
+
+
+@torch.no_grad()
+def evaluate_denoiser(model: ConditionalDenoiser, step: int, x: Tensor, s: Tensor, t: Tensor, y: Tensor,
+                      **extra: float) -> None:  # fmt: skip
+    """One report per noise level (and for the sum over them), each averaged over 4 noise draws."""
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    total = torch.zeros_like(x)
+    for level in (0.05, 0.1, 0.2, 0.4, 0.8):
+        delta = torch.zeros_like(x)
+        for _ in range(4):
+            noisy = x + level * torch.randn(x.shape, generator=generator)
+            sigma = torch.full((len(x),), level)
+            for i in range(0, len(x), 100):
+                part = slice(i, i + 100)
+                delta[part] += model(noisy[part], t[part], sigma[part]) - model(noisy[part], s[part], sigma[part])
+        delta /= 4
+        total += delta
+        report(step, delta, x, y, sigma=level, **extra)
+    report(step, total, x, y, sigma=-1.0, **extra)
+    model.train()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path, help="a folder written by 'ganimation synthetic' (64 px)")
     parser.add_argument("--style", default="alternate", choices=("default", "alternate"))
-    parser.add_argument("--model", default="linear", choices=("linear", "fader"))
+    parser.add_argument("--model", default="linear", choices=("linear", "fader", "denoiser"))
     parser.add_argument("--ridge", type=float, default=1.0, help="linear: the ridge of the regression")
     parser.add_argument("--steps", type=int, default=1500, help="fader: training steps (batch 32)")
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--hide", type=float, default=1.0, help="fader: weight of hiding the AUs from the code")
     parser.add_argument("--ramp", type=int, default=1000, help="fader: steps over which that weight ramps up")
+    parser.add_argument("--width", type=int, default=32, help="denoiser: base channels of the U-Net")
+    parser.add_argument("--lr", type=float, default=1e-3, help="denoiser: Adam's learning rate")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -171,8 +276,10 @@ def main() -> None:
     x, s, t, y = held_out_pairs(args.style)
     if args.model == "linear":
         linear(data, x, s, t, y, args.ridge)
-    else:
+    elif args.model == "fader":
         fader(args, data, x, s, t, y)
+    else:
+        denoiser(args, data, x, s, t, y)
 
 
 if __name__ == "__main__":
