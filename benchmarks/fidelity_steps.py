@@ -39,6 +39,12 @@ head's map averaged, the same detector wherever a feature lies; ``--critic au_tr
         --au-penalty 10 --regression-weight 30 --reader denoised
     python benchmarks/fidelity_steps.py data_default --style default --seed 1 --colour-gradient 20
 
+``--colour-around-warp S`` (2026-12-06, fifth session) paints the colour as a change of at most ``S`` around the
+warped input, the colour head zero-initialised (docs/fidelity-experiments.md, "A colour painted around the warped
+face"; measured and not adopted):
+
+    python benchmarks/fidelity_steps.py data_default --style default --seed 3 --colour-around-warp 0.5
+
 ``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
 its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
 """
@@ -70,7 +76,7 @@ from ganimation_lib.losses import CriticStep, GeneratorStep
 from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss, gradient_penalty
 from ganimation_lib.losses.objective import LossWeights
 from ganimation_lib.models.critic import Critic
-from ganimation_lib.models.generator import Generator
+from ganimation_lib.models.generator import Generator, GeneratorConfig, GeneratorOutput
 from ganimation_lib.models.warp import FlowHead, warp_images
 from ganimation_lib.training.callbacks import Callback
 from ganimation_lib.training.config import TrainerConfig
@@ -225,6 +231,33 @@ def colour_gradient(most: float) -> None:
         return dataclasses.replace(out, image=out.image + extra)
 
     Generator.forward = forward  # type: ignore[method-assign,assignment]
+
+
+def colour_around_warp(scale: float) -> None:
+    """From now on, generators with a warp paint a bounded change around the *warped* input,
+    ``C = clamp(warp(x) + scale·tanh(h), −1, 1)``, their colour head zero-initialised, so that ``C`` starts as the
+    warped face itself: opening the attention costs nothing until the colour head has learnt a change worth
+    painting (the recipe's colour head is noise where the attention is shut, which keeps it shut on some seeds).
+    The output's ``color`` is the change ``scale·tanh(h)``, so the colour-smoothness term smooths the change, not
+    the face's own edges (and the grids' colour column shows the change)."""
+    original_init, original_forward = Generator.__init__, Generator.forward
+
+    def init(self: Generator, config: GeneratorConfig | None = None) -> None:
+        original_init(self, config)
+        nn.init.zeros_(self.color_head.weight)
+
+    def forward(self: Generator, images: Tensor, aus: Tensor) -> GeneratorOutput:
+        out = original_forward(self, images, aus)
+        if out.flow is None:
+            return out
+        warped = warp_images(images, out.flow)
+        change = scale * out.color
+        colour = (warped + change).clamp(-1, 1)
+        image = out.attention * warped + (1 - out.attention) * colour
+        return dataclasses.replace(out, image=image, color=change)
+
+    Generator.__init__ = init  # type: ignore[method-assign]
+    Generator.forward = forward  # type: ignore[method-assign]
 
 
 def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
@@ -658,6 +691,7 @@ def main() -> None:
     parser.add_argument("--flow-bending", type=float, default=0.0, help="weight of the flow's bending energy")
     parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
     parser.add_argument("--colour-gradient", type=float, default=0.0, help="most gain of the colour's gradient")
+    parser.add_argument("--colour-around-warp", type=float, default=0.0, help="colour = warp(x) + this*tanh")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
@@ -700,6 +734,8 @@ def main() -> None:
         coarse_flow(args.flow_grid)
     if args.colour_gradient:
         colour_gradient(args.colour_gradient)
+    if args.colour_around_warp:
+        colour_around_warp(args.colour_around_warp)
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
