@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--style", default="alternate", choices=("default", "alternate"))
     parser.add_argument("--model", default="linear", choices=("linear", "fader", "denoiser"))
     parser.add_argument("--ridge", type=float, default=1.0, help="linear: the ridge of the regression")
-    parser.add_argument("--steps", type=int, default=1500, help="fader: training steps (batch 32)")
+    parser.add_argument("--steps", type=int, default=1500, help="fader, denoiser: training steps (batch 32)")
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--hide", type=float, default=1.0, help="fader: weight of hiding the AUs from the code")
     parser.add_argument("--ramp", type=int, default=1000, help="fader: steps over which that weight ramps up")

@@ -726,6 +726,8 @@ def main() -> None:
         parser.error("give the training folder")
     if args.ensemble > 1 and (not args.regress_only or args.reader != "recipe"):
         parser.error("--ensemble builds more of the recipe's readings: only with --regress-only and --reader recipe")
+    if args.colour_gradient and args.colour_around_warp:
+        parser.error("--colour-gradient and --colour-around-warp each rebuild the output: use one")
     if args.reader == "denoised" and not args.regress_only:
         parser.error(
             "--reader denoised trains its denoiser in --regress-only only (in a GAN the critic would train it)"
