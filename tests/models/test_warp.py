@@ -104,3 +104,98 @@ def test_edit_warps_the_full_resolution_input_like_the_generator() -> None:
     shrunk = torch.nn.functional.avg_pool2d(edited_big[None], 2)[0]
     unwarped_error = (face - direct.image[0]).abs().mean()
     assert (shrunk - direct.image[0]).abs().mean() < 0.25 * unwarped_error
+
+
+def around_warp_config(grey: bool = True, **overrides: object) -> object:
+    fields: dict[str, object] = {"warp_range": 0.2, "color_residual": 0.5, "color_residual_around": "warp"}
+    return tiny_generator_config(**{**fields, "color_residual_grey": grey, **overrides})
+
+
+def test_a_colour_around_the_warp_starts_as_the_identity_and_paints_only_a_grey_change() -> None:
+    torch.manual_seed(0)
+    generator = Generator(around_warp_config(attention_bias=0.0))  # type: ignore[arg-type]
+    images, aus = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 17)
+    # The colour head starts silent and the flow at zero: the output is the input whatever the attention.
+    start = generator(images, aus)
+    assert start.color_change is not None and start.color_change.abs().max() == 0
+    torch.testing.assert_close(start.image, images, atol=1e-5, rtol=0)
+    assert generator.flow_head is not None
+    with torch.no_grad():
+        generator.color_head.weight.normal_(0, 0.5)
+        generator.flow_head.conv.weight.normal_(0, 0.5)
+    out = generator(images, aus)
+    assert out.flow is not None and out.color_change is not None
+    change = out.color_change
+    assert change.abs().max() > 0.05 and change.abs().max() <= 0.5 + 1e-6
+    # The same change on the three channels: a hue cannot be painted.
+    torch.testing.assert_close(change[:, 0], change[:, 1], atol=0, rtol=0)
+    torch.testing.assert_close(change[:, 0], change[:, 2], atol=0, rtol=0)
+    warped = warp_images(images, out.flow)
+    torch.testing.assert_close(out.color, (warped + change).clamp(-1, 1))
+    torch.testing.assert_close(out.image, out.attention * warped + (1 - out.attention) * out.color)
+
+
+def test_a_colour_around_the_warp_in_rgb_differs_per_channel_and_adds_no_parameter() -> None:
+    torch.manual_seed(0)
+    generator = Generator(around_warp_config(grey=False))  # type: ignore[arg-type]
+    with torch.no_grad():
+        generator.color_head.weight.normal_(0, 0.5)
+    out = generator(torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 17))
+    assert out.color_change is not None and (out.color_change[:, 0] - out.color_change[:, 1]).abs().max() > 1e-3
+    plain = Generator(tiny_generator_config(warp_range=0.2))
+    assert generator.state_dict().keys() == plain.state_dict().keys()
+    assert plain(torch.zeros(1, 3, 32, 32), torch.zeros(1, 17)).color_change is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"color_residual_around": "warp", "warp_range": 0.1}, "set color_residual"),
+        ({"color_residual_around": "warp", "color_residual": 0.5}, "and warp_range"),
+        ({"color_residual_grey": True}, "set color_residual"),
+        ({"color_residual_around": "output", "color_residual": 0.5}, "color_residual_around='output'"),
+        ({"color_residual_grey": "yes", "color_residual": 0.5}, "color_residual_grey"),
+    ],
+)
+def test_a_colour_change_without_its_base_is_refused_by_name(overrides: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        tiny_generator_config(**overrides)
+
+
+def test_the_colour_smoothness_term_smooths_the_change_not_the_faces_edges() -> None:
+    from ganimation_lib.losses.objective import GANimationObjective, GeneratorStep, LossWeights
+    from ganimation_lib.models.critic import CriticOutput
+    from ganimation_lib.models.generator import GeneratorOutput
+
+    edges = torch.zeros(1, 3, 4, 4)
+    edges[..., 2:] = 1.0  # a face's own edge, carried into the colour around the warped face
+    opened = torch.zeros(1, 1, 4, 4)  # the attention open everywhere: the colour is what is seen
+    objective = GANimationObjective(weights=LossWeights(color_smoothness=1.0))
+
+    def smoothness(fake: GeneratorOutput) -> float:
+        aus = torch.zeros(1, 17)
+        judged = CriticOutput(score=torch.zeros(1, 1, 1, 1), aus=aus)
+        step = GeneratorStep(None, edges, aus, aus, fake, judged, fake)  # type: ignore[arg-type]
+        return float(objective.generator_terms(step)["color_smoothness"])
+
+    assert smoothness(GeneratorOutput(image=edges, color=edges, attention=opened)) > 0  # an absolute colour
+    flat_change = GeneratorOutput(image=edges, color=edges, attention=opened, color_change=torch.zeros_like(edges))
+    assert smoothness(flat_change) == 0.0
+    ramp_change = torch.zeros_like(edges)
+    ramp_change[..., 3] = 0.2
+    assert smoothness(GeneratorOutput(image=edges, color=edges, attention=opened, color_change=ramp_change)) > 0
+
+
+def test_edit_adds_the_change_to_the_photos_own_warped_pixels() -> None:
+    from ganimation_lib.inference import edit
+
+    torch.manual_seed(0)
+    generator = Generator(around_warp_config(attention_bias=0.0)).eval()  # type: ignore[arg-type]
+    # Untrained: no flow, no change, the attention half open. A photo twice the model's size keeps every
+    # one of its own sharp pixels, where composing with the 32 px colour map would blur them.
+    photo = torch.rand(3, 64, 64) * 2 - 1
+    torch.testing.assert_close(edit(generator, photo, torch.rand(17)), photo, atol=1e-5, rtol=0)
+    plain = Generator(tiny_generator_config(warp_range=0.2, color_residual=0.5, attention_bias=0.0)).eval()
+    with torch.no_grad():
+        plain.color_head.weight.zero_()
+    assert (edit(plain, photo, torch.rand(17)) - photo).abs().mean() > 0.05  # around the 32 px input: blurred

@@ -250,7 +250,12 @@ def prepare_face(
 
 
 def compose(
-    face: PreparedFace, color: Tensor, attention: Tensor, aus: Tensor, flow: Tensor | None = None
+    face: PreparedFace,
+    color: Tensor,
+    attention: Tensor,
+    aus: Tensor,
+    flow: Tensor | None = None,
+    color_change: Tensor | None = None,
 ) -> EditResult:
     """Upsample the generator's maps to the region and compose ``A·input + (1−A)·colour`` inside the box.
 
@@ -261,6 +266,9 @@ def compose(
         aus: The target AUs (kept in the result).
         flow: (2, S, S) its warp field (``GeneratorConfig.warp_range``): the full-resolution input is warped
             by it before the blend, ``A·warp(input) + (1−A)·colour``.
+        color_change: (3, S, S) the change painted around the warped input
+            (``GeneratorConfig.color_residual_around="warp"``): the colour is then the photo's own warped pixels
+            plus this change, sharp at the photo's resolution, and ``color`` is not used.
     """
     h, w = face.pixels.shape[-2:]
     pad_left, pad_right, pad_top, pad_bottom = face.padding
@@ -273,10 +281,11 @@ def compose(
         full = F.interpolate(x[None].float(), size=side, mode="bilinear", align_corners=False)[0]
         return full[:, pad_top : pad_top + h, pad_left : pad_left + w]
 
-    a, c = up(attention).clamp(0, 1), up(color).clamp(-1, 1)
+    a = up(attention).clamp(0, 1)
     kept = face.pixels
     if flow is not None:
         kept = warp_images(face.pixels[None], _flow_to_region(flow, face, up)[None])[0]
+    c = up(color).clamp(-1, 1) if color_change is None else (kept + up(color_change)).clamp(-1, 1)
     composed = a * kept + (1 - a) * c
     left, top = face.box[0] - face.region[0], face.box[1] - face.region[1]
     right, bottom = face.box[2] - face.region[0], face.box[3] - face.region[1]
@@ -365,9 +374,12 @@ def run_jobs(
             with torch.no_grad():
                 color, attention = out.color.clone(), out.attention.clone()
                 flow = None if out.flow is None else out.flow.clone()
+                change = None if out.color_change is None else out.color_change.clone()
                 for k, (i, target) in enumerate(chunk):
                     moved = None if flow is None else flow[k]
-                    results.append(finish(faces[i], compose(faces[i], color[k], attention[k], target, moved)))
+                    painted = None if change is None else change[k]
+                    composed = compose(faces[i], color[k], attention[k], target, moved, painted)
+                    results.append(finish(faces[i], composed))
             if bar is not None:
                 bar.update(len(chunk))
     return results

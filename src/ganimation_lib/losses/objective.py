@@ -257,8 +257,9 @@ class GANimationObjective:
             "attention_smoothness": w.attention_smoothness
             * (attention_smoothness_loss(fake.attention, smooth) + attention_smoothness_loss(rec.attention, smooth)),
         }
-        if w.color_smoothness:
-            terms["color_smoothness"] = w.color_smoothness * color_smoothness_loss(fake.color, fake.attention)
+        if w.color_smoothness:  # on the change where the colour is painted around the warped face, not its edges
+            painted = fake.color if fake.color_change is None else fake.color_change
+            terms["color_smoothness"] = w.color_smoothness * color_smoothness_loss(painted, fake.attention)
         for name, term in self.generator_losses.items():
             terms[name] = term(step).float()
         return terms

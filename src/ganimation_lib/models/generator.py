@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -25,13 +25,15 @@ from .config import (
     WeightInit,
 )
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
-from .inputs import check_image_batch
+from .inputs import check_au_batch, check_image_batch
 from .pretrained import PretrainedMixin
 from .warp import FlowHead, warp_images
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
 
 GENERATOR_PRESETS: tuple[str, ...] = ("official", "replicate", "cyclegan")
+ColorBase = Literal["input", "warp"]
+COLOR_BASES: tuple[str, ...] = ("input", "warp")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,14 @@ class GeneratorConfig(ConfigMixin):
             number ``s`` makes it paint a bounded change of the input, ``C = clamp(x + s·tanh(h), −1, 1)``:
             where the attention opens by mistake the output stays near the input instead of taking an
             untrained colour, so the face stays clean while the expression is learnt (measured in
-            ``docs/training.md``; not in the recipes). It adds no parameter.
+            ``docs/training.md``). It adds no parameter.
+        color_residual_around: What ``color_residual``'s change is painted around: ``"input"`` (the unmoved
+            input) or ``"warp"`` (needs ``warp_range``: the warped input, ``C = clamp(warp(x) + s·tanh(h))``, with
+            the colour head zero-initialised, so ``C`` starts as the warped face and opening the attention costs
+            nothing until a change worth painting is learnt; the fast recipe from 64 px up).
+        color_residual_grey: ``True``: the change is the mean of the head's three channels, the same on each,
+            so it can darken (an open mouth) or lighten (teeth) but never change a hue (no red, purple or yellow
+            marks); the fast recipe from 64 px up.
         warp_range: ``None`` (official): the input enters the output unmoved. A number ``r`` in (0, 1] adds a
             flow head after the first upsampling that moves the input's pixels by up to ``r`` (normalised coordinates,
             1 = half the image) before the blend, ``A·warp(input) + (1−A)·C``
@@ -111,6 +120,8 @@ class GeneratorConfig(ConfigMixin):
     weight_init: WeightInit = "official"
     attention_bias: float | None = None
     color_residual: float | None = None
+    color_residual_around: ColorBase = "input"
+    color_residual_grey: bool = False
     warp_range: float | None = None
     draw_downsample: int = 1
 
@@ -123,7 +134,7 @@ class GeneratorConfig(ConfigMixin):
         check_int_range(owner, "down_kernel_size", self.down_kernel_size, 1, MAX_KERNEL_SIZE)
         check_int_range(owner, "up_kernel_size", self.up_kernel_size, 1, MAX_KERNEL_SIZE)
         check_int_range(owner, "num_residual_blocks", self.num_residual_blocks, 0, MAX_RESIDUAL_BLOCKS)
-        for flag in ("au_modulation", "norm_affine", "conv_bias", "residual_relu"):
+        for flag in ("au_modulation", "norm_affine", "conv_bias", "residual_relu", "color_residual_grey"):
             check_bool(owner, flag, getattr(self, flag))
         if self.image_size % 4 != 0 or self.image_size < 8:
             raise ValueError(
@@ -153,6 +164,14 @@ class GeneratorConfig(ConfigMixin):
         warp = self.warp_range
         if warp is not None and (not is_finite_number(warp) or not 0 < warp <= 1):
             raise ValueError(f"{owner}.warp_range={short_repr(warp)} must be None or a number in (0, 1] (e.g. 0.15)")
+        check_choice(owner, "color_residual_around", self.color_residual_around, COLOR_BASES)
+        around_warp = self.color_residual_around == "warp"
+        if (around_warp or self.color_residual_grey) and (scale is None or (around_warp and warp is None)):
+            raise ValueError(
+                f"{owner}: color_residual_around={self.color_residual_around!r} and color_residual_grey="
+                f"{self.color_residual_grey} shape color_residual's change: set color_residual (e.g. 0.5)"
+                + (" and warp_range (e.g. 0.15)" if around_warp else "")
+            )
         if self.draw_downsample not in (1, 2, 4) or isinstance(self.draw_downsample, bool):
             raise ValueError(
                 f"{owner}.draw_downsample={short_repr(self.draw_downsample)} must be 1, 2 or 4 (the fast recipe: 2)"
@@ -220,12 +239,17 @@ class GeneratorOutput:
         flow: With ``GeneratorConfig.warp_range``, the warp field (B, 2, H, W) in normalised coordinates
             (x, y; see [`warp_images`][ganimation_lib.models.warp.warp_images]), and ``image`` is
             ``attention * warp(input, flow) + (1 - attention) * color``; ``None`` otherwise.
+        color_change: With ``GeneratorConfig.color_residual_around="warp"``, the change painted around the
+            warped input, ``color = clamp(warp(input, flow) + color_change, −1, 1)``: what the colour-smoothness
+            term smooths (not the face's own edges) and what ``edit`` adds to a photo's own warped pixels;
+            ``None`` otherwise.
     """
 
     image: Tensor
     color: Tensor
     attention: Tensor
     flow: Tensor | None = None
+    color_change: Tensor | None = None
 
 
 class Generator(nn.Module, PretrainedMixin):
@@ -291,6 +315,8 @@ class Generator(nn.Module, PretrainedMixin):
         if config.attention_bias is not None and self.attention_head.bias is not None:
             with torch.no_grad():
                 self.attention_head.bias.fill_(float(config.attention_bias))
+        if config.color_residual_around == "warp":  # the colour starts as the warped input itself
+            nn.init.zeros_(self.color_head.weight)
         # Built last and zero-initialised: without a warp the other weights draw the same random numbers.
         self.flow_head = None if config.warp_range is None else FlowHead(d << (n - 1), config.warp_range)
 
@@ -320,24 +346,10 @@ class Generator(nn.Module, PretrainedMixin):
                 f"image size {h}x{w} cannot go through the generator: H and W must be multiples of {step} "
                 f"and at least {2 * step}; resize to {self.config.image_size}x{self.config.image_size}"
             )
-        if aus.dim() != 2:
-            raise ValueError(f"aus must have shape (B, num_aus), got {tuple(aus.shape)}")
-        if aus.shape[1] != self.config.num_aus:
-            raise ValueError(
-                f"aus has {aus.shape[1]} values per image, but this Generator was built for "
-                f"{self.config.num_aus} (GeneratorConfig.num_aus)"
-            )
-        if aus.shape[0] != images.shape[0]:
-            raise ValueError(f"batch sizes differ: {images.shape[0]} images but {aus.shape[0]} AU vectors")
         # Reading a CUDA tensor's values waits for the GPU; in training mode on an accelerator the Trainer's
-        # non-finite-loss guard catches NaN/inf AUs instead, so the check is skipped there. An inf AU is as bad
-        # as a NaN one (inf - inf in the first InstanceNorm gives a NaN image), and checking both costs the same.
-        values_checked = not (self.training and aus.device.type != "cpu")
-        if values_checked and aus.is_floating_point() and not bool(torch.isfinite(aus).all()):
-            raise ValueError(
-                "aus contains NaN or infinite values; replace missing AU values (e.g. with 0) before calling the "
-                "generator"
-            )
+        # non-finite-loss guard catches NaN/inf AUs instead, so the values are not checked there.
+        on_accelerator = self.training and aus.device.type != "cpu"
+        check_au_batch(aus, self.config.num_aus, images.shape[0], values=not on_accelerator)
 
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
         """Animate ``images`` (B, 3, H, W) in [-1, 1] towards ``aus`` (B, num_aus)."""
@@ -370,10 +382,18 @@ class Generator(nn.Module, PretrainedMixin):
         if scale > 1:
             color = F.interpolate(color, size=size, mode="bilinear", align_corners=False)
             attention = F.interpolate(attention, size=size, mode="bilinear", align_corners=False)
-        if self.config.color_residual is not None:
-            color = (full + self.config.color_residual * color).clamp(-1, 1)
+        residual = self.config.color_residual
+        if residual is not None and self.config.color_residual_grey:
+            color = color.mean(dim=1, keepdim=True).expand_as(color)
+        if residual is not None and self.config.color_residual_around == "input":
+            color = (full + residual * color).clamp(-1, 1)
         if self.flow_head is None:
             return GeneratorOutput(image=attention * full + (1 - attention) * color, color=color, attention=attention)
         flow = self.flow_head(flow_features, size=size)
-        image = attention * warp_images(full, flow) + (1 - attention) * color
-        return GeneratorOutput(image=image, color=color, attention=attention, flow=flow)
+        warped = warp_images(full, flow)
+        change = None
+        if residual is not None and self.config.color_residual_around == "warp":
+            change = residual * color
+            color = (warped + change).clamp(-1, 1)
+        image = attention * warped + (1 - attention) * color
+        return GeneratorOutput(image=image, color=color, attention=attention, flow=flow, color_change=change)

@@ -10,9 +10,10 @@ Examples:
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-__all__ = ["check_image_batch"]
+__all__ = ["check_au_batch", "check_image_batch"]
 
 
 def check_image_batch(images: object) -> None:
@@ -31,3 +32,29 @@ def check_image_batch(images: object) -> None:
         raise ValueError(f"images must have 3 (RGB) channels, got {images.shape[1]} in {tuple(images.shape)}")
     if not images.is_floating_point():
         raise ValueError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
+
+
+def check_au_batch(aus: Tensor, num_aus: int, batch_size: int, values: bool = True) -> None:
+    """Raise a ``ValueError`` naming the problem unless ``aus`` is (``batch_size``, ``num_aus``) and, when
+    ``values``, finite (an inf AU is as bad as a NaN one: inf − inf in the first InstanceNorm gives a NaN image).
+
+    Examples:
+        >>> import torch
+        >>> check_au_batch(torch.zeros(2, 17), num_aus=17, batch_size=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: batch sizes differ: 3 images but 2 AU vectors
+    """
+    if aus.dim() != 2:
+        raise ValueError(f"aus must have shape (B, num_aus), got {tuple(aus.shape)}")
+    if aus.shape[1] != num_aus:
+        raise ValueError(
+            f"aus has {aus.shape[1]} values per image, but this Generator was built for "
+            f"{num_aus} (GeneratorConfig.num_aus)"
+        )
+    if aus.shape[0] != batch_size:
+        raise ValueError(f"batch sizes differ: {batch_size} images but {aus.shape[0]} AU vectors")
+    if values and aus.is_floating_point() and not bool(torch.isfinite(aus).all()):
+        raise ValueError(
+            "aus contains NaN or infinite values; replace missing AU values (e.g. with 0) before calling the generator"
+        )
