@@ -233,13 +233,15 @@ def colour_gradient(most: float) -> None:
     Generator.forward = forward  # type: ignore[method-assign,assignment]
 
 
-def colour_around_warp(scale: float) -> None:
+def colour_around_warp(scale: float, grey: bool = False) -> None:
     """From now on, generators with a warp paint a bounded change around the *warped* input,
     ``C = clamp(warp(x) + scale·tanh(h), −1, 1)``, their colour head zero-initialised, so that ``C`` starts as the
     warped face itself: opening the attention costs nothing until the colour head has learnt a change worth
     painting (the recipe's colour head is noise where the attention is shut, which keeps it shut on some seeds).
     The output's ``color`` is the change ``scale·tanh(h)``, so the colour-smoothness term smooths the change, not
-    the face's own edges (and the grids' colour column shows the change)."""
+    the face's own edges (and the grids' colour column shows the change). With ``grey`` the change is the mean
+    of the head's three channels, the same on each: it can darken (an open mouth, a shadow) or lighten (teeth)
+    the warped face but not change its hue, so no red, purple or yellow marks can be painted."""
     original_init, original_forward = Generator.__init__, Generator.forward
 
     def init(self: Generator, config: GeneratorConfig | None = None) -> None:
@@ -251,7 +253,7 @@ def colour_around_warp(scale: float) -> None:
         if out.flow is None:
             return out
         warped = warp_images(images, out.flow)
-        change = scale * out.color
+        change = scale * (out.color.mean(dim=1, keepdim=True).expand_as(out.color) if grey else out.color)
         colour = (warped + change).clamp(-1, 1)
         image = out.attention * warped + (1 - out.attention) * colour
         return dataclasses.replace(out, image=image, color=change)
@@ -692,6 +694,7 @@ def main() -> None:
     parser.add_argument("--flow-grid", type=int, default=0, help="average the flow to this grid (0: as it is)")
     parser.add_argument("--colour-gradient", type=float, default=0.0, help="most gain of the colour's gradient")
     parser.add_argument("--colour-around-warp", type=float, default=0.0, help="colour = warp(x) + this*tanh")
+    parser.add_argument("--grey-change", action="store_true", help="with --colour-around-warp: a grey change")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
@@ -728,6 +731,8 @@ def main() -> None:
         parser.error("--ensemble builds more of the recipe's readings: only with --regress-only and --reader recipe")
     if args.colour_gradient and args.colour_around_warp:
         parser.error("--colour-gradient and --colour-around-warp each rebuild the output: use one")
+    if args.grey_change and not args.colour_around_warp:
+        parser.error("--grey-change is a form of --colour-around-warp: give both")
     if args.reader == "denoised" and not args.regress_only:
         parser.error(
             "--reader denoised trains its denoiser in --regress-only only (in a GAN the critic would train it)"
@@ -737,7 +742,7 @@ def main() -> None:
     if args.colour_gradient:
         colour_gradient(args.colour_gradient)
     if args.colour_around_warp:
-        colour_around_warp(args.colour_around_warp)
+        colour_around_warp(args.colour_around_warp, grey=args.grey_change)
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
