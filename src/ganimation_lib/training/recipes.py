@@ -64,7 +64,10 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     weakly) and the critic judges the face through a 2× anti-aliased reduction (``input_downsample=2``, a 4×4
     score map), so its AU head cannot be steered by pixel-level speckles, and the generator warps the input
     (``warp_range=0.15``: brows, lids and mouth corners move with their own colours instead of being
-    repainted by the colour head), and it draws at half resolution (``draw_downsample=2``: the maps come from a
+    repainted by the colour head), paints with its colour head only a grey change of at most 0.5 around that
+    warped face (``color_residual_around="warp"``, ``color_residual_grey``: it starts as the warped face, so the
+    attention can open where the warp cannot draw, an open mouth, and no hue can be painted where it does),
+    and it draws at half resolution (``draw_downsample=2``: the maps come from a
     network that sees the face at half size and are composed with the full-resolution input, so a CPU
     trains 2.5× more iterations in the same time). The critic's AU head reads the face at 64 px (full
     resolution at 64 px, reduced 2× at 128 px) on a trunk of its own (32 base channels, a 4×4 map), trained
@@ -76,6 +79,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         >>> g, c = fast_networks(64)
         >>> g.conv_dim, g.au_modulation, g.warp_range, g.draw_downsample, c.input_downsample, c.final_size
         (16, True, 0.15, 2, 2, 4)
+        >>> g.color_residual, g.color_residual_around, g.color_residual_grey
+        (0.5, 'warp', True)
         >>> c.au_trunk_conv_dim, c.au_trunk_depth, c.au_trunk_input_downsample, c.au_final_size
         (32, 4, 1, 4)
         >>> fast_networks(32)[0].au_modulation
@@ -90,6 +95,9 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         attention_bias=3.0,
         au_modulation=large,
         warp_range=0.15 if large else None,
+        color_residual=0.5 if large else None,
+        color_residual_around="warp" if large else "input",
+        color_residual_grey=large,
         draw_downsample=2 if large else 1,
     )
     downsample = 2 if large else 1
