@@ -199,3 +199,17 @@ def test_edit_adds_the_change_to_the_photos_own_warped_pixels() -> None:
     with torch.no_grad():
         plain.color_head.weight.zero_()
     assert (edit(plain, photo, torch.rand(17)) - photo).abs().mean() > 0.05  # around the 32 px input: blurred
+
+
+def test_a_colour_around_the_warp_saves_and_loads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    generator = Generator(around_warp_config()).eval()  # type: ignore[arg-type]
+    assert generator.flow_head is not None
+    with torch.no_grad():
+        generator.color_head.weight.normal_(0, 0.5)
+        generator.flow_head.conv.weight.normal_(0, 0.1)
+    generator.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g")
+    assert (loaded.config.color_residual_around, loaded.config.color_residual_grey) == ("warp", True)
+    images, aus = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 17)
+    assert torch.equal(loaded(images, aus).image, generator(images, aus).image)
