@@ -376,15 +376,16 @@ class Generator(nn.Module, PretrainedMixin):
                 if depth == len(self.bottleneck):
                     flow_features = features
         color_logits, attention_logits = fused_heads(features, self.color_head, self.attention_head)
-        color = torch.tanh(color_logits)
-        attention = torch.sigmoid(attention_logits)
+        color, attention = torch.tanh(color_logits), torch.sigmoid(attention_logits)
+        residual, grey = self.config.color_residual, self.config.color_residual_grey
+        if grey:  # one grey channel, taken at the drawing size: only it goes through the upsampling
+            color = color.mean(dim=1, keepdim=True)
         size = (full.shape[-2], full.shape[-1])
         if scale > 1:
             color = F.interpolate(color, size=size, mode="bilinear", align_corners=False)
             attention = F.interpolate(attention, size=size, mode="bilinear", align_corners=False)
-        residual = self.config.color_residual
-        if residual is not None and self.config.color_residual_grey:
-            color = color.mean(dim=1, keepdim=True).expand_as(color)
+        if grey:
+            color = color.expand(-1, 3, -1, -1)
         if residual is not None and self.config.color_residual_around == "input":
             color = (full + residual * color).clamp(-1, 1)
         if self.flow_head is None:
