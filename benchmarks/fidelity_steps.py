@@ -39,9 +39,12 @@ head's map averaged, the same detector wherever a feature lies; ``--critic au_tr
         --au-penalty 10 --regression-weight 30 --reader denoised
     python benchmarks/fidelity_steps.py data_default --style default --seed 1 --colour-gradient 20
 
-``--colour-around-warp S`` (2026-12-06, fifth session) paints the colour as a change of at most ``S`` around the
-warped input, the colour head zero-initialised (docs/fidelity-experiments.md, "A colour painted around the warped
-face"; measured and not adopted):
+``--colour-around-warp S [--grey-change]`` (2026-12-06, fifth and sixth sessions; docs/fidelity-experiments.md, "A
+colour painted around the warped face" and "A grey change around the warped face") set the generator's
+``color_residual=S, color_residual_around="warp", color_residual_grey=...``: the colour a change of at most ``S``
+around the warped input, in colour or grey. The grey change at 0.5 is the recipe from 64 px up, so without the
+flags the harness runs it; the recipe before it is ``--generator color_residual=null --generator
+'color_residual_around="input"' --generator color_residual_grey=false``:
 
     python benchmarks/fidelity_steps.py data_default --style default --seed 3 --colour-around-warp 0.5
 
@@ -76,7 +79,7 @@ from ganimation_lib.losses import CriticStep, GeneratorStep
 from ganimation_lib.losses.functional import au_gradient_penalty, expression_loss, gradient_penalty
 from ganimation_lib.losses.objective import LossWeights
 from ganimation_lib.models.critic import Critic
-from ganimation_lib.models.generator import Generator, GeneratorConfig, GeneratorOutput
+from ganimation_lib.models.generator import Generator
 from ganimation_lib.models.warp import FlowHead, warp_images
 from ganimation_lib.training.callbacks import Callback
 from ganimation_lib.training.config import TrainerConfig
@@ -231,35 +234,6 @@ def colour_gradient(most: float) -> None:
         return dataclasses.replace(out, image=out.image + extra)
 
     Generator.forward = forward  # type: ignore[method-assign,assignment]
-
-
-def colour_around_warp(scale: float, grey: bool = False) -> None:
-    """From now on, generators with a warp paint a bounded change around the *warped* input,
-    ``C = clamp(warp(x) + scale·tanh(h), −1, 1)``, their colour head zero-initialised, so that ``C`` starts as the
-    warped face itself: opening the attention costs nothing until the colour head has learnt a change worth
-    painting (the recipe's colour head is noise where the attention is shut, which keeps it shut on some seeds).
-    The output's ``color`` is the change ``scale·tanh(h)``, so the colour-smoothness term smooths the change, not
-    the face's own edges (and the grids' colour column shows the change). With ``grey`` the change is the mean
-    of the head's three channels, the same on each: it can darken (an open mouth, a shadow) or lighten (teeth)
-    the warped face but not change its hue, so no red, purple or yellow marks can be painted."""
-    original_init, original_forward = Generator.__init__, Generator.forward
-
-    def init(self: Generator, config: GeneratorConfig | None = None) -> None:
-        original_init(self, config)
-        nn.init.zeros_(self.color_head.weight)
-
-    def forward(self: Generator, images: Tensor, aus: Tensor) -> GeneratorOutput:
-        out = original_forward(self, images, aus)
-        if out.flow is None:
-            return out
-        warped = warp_images(images, out.flow)
-        change = scale * (out.color.mean(dim=1, keepdim=True).expand_as(out.color) if grey else out.color)
-        colour = (warped + change).clamp(-1, 1)
-        image = out.attention * warped + (1 - out.attention) * colour
-        return dataclasses.replace(out, image=image, color=change)
-
-    Generator.__init__ = init  # type: ignore[method-assign]
-    Generator.forward = forward  # type: ignore[method-assign]
 
 
 def contrast_penalty(critic: Critic, weight: float) -> Callable[[CriticStep], Tensor]:
@@ -438,6 +412,10 @@ def build(
         over["ema_decay"] = args.ema
     over.update(name_values(args.trainer))
     networks = {"generator": name_values(args.generator), "critic": name_values(args.critic)}
+    if args.colour_around_warp:  # the library's options; the recipe from 64 px up is 0.5 and grey
+        colour = dict(color_residual=args.colour_around_warp, color_residual_around="warp",
+                      color_residual_grey=args.grey_change)  # fmt: skip
+        networks["generator"] = {**colour, **networks["generator"]}
     g_cfg, c_cfg, t_cfg = recipe_configs("fast", 64, **networks, **over)
     weights = t_cfg.loss_weights.to_dict()
     for name, value in name_values(args.weight).items():
@@ -614,12 +592,31 @@ def reading_loss(args: argparse.Namespace, critic: Critic, x: Tensor, aus: Tenso
     if args.robust_reading:  # weighted as the plain regression, as in the GAN (both x expression)
         robust = robust_reading(critic, args.regression_weight, args.robust_reading)
         loss = loss + robust(types.SimpleNamespace(real=x, aus=aus))  # type: ignore[arg-type]
+    if args.mixup:  # pairs of faces blended, their AUs blended alike: the reading made linear between faces
+        share = torch.distributions.Beta(args.mixup, args.mixup).sample((x.shape[0], 1))
+        other = torch.randperm(x.shape[0])
+        blended = share[:, :, None, None] * x + (1 - share[:, :, None, None]) * x[other]
+        blended_aus = share * aus + (1 - share) * aus[other]
+        loss = loss + args.regression_weight * (critic(blended).aus - blended_aus).pow(2).mean()
     weight = args.au_penalty
     if weight and args.reader == "contrast":  # on the normalised input, as in the GAN
         loss = loss + weight * normalised_penalty(critic, x)
+    elif weight and args.penalty_norm == "l1":
+        loss = loss + weight * sparse_gradient_penalty(lambda z: critic(z).aus, x)
     elif weight:
         loss = loss + weight * au_gradient_penalty(lambda z: critic(z).aus, x)
     return loss
+
+
+def sparse_gradient_penalty(regress: Callable[[Tensor], Tensor], images: Tensor) -> Tensor:
+    """``mean_i ‖∂(v_i · R(x_i)) / ∂x_i‖₁`` (``v_i ~ N(0, I)``): the L1 norm of the reading's input gradient
+    rather than its square, which spends the reading's sensitivity on few pixels (a sparse gradient map, as the
+    true change between two expressions of a face is sparse: brows, lids, mouth) instead of spreading it."""
+    inputs = images.detach().float().requires_grad_(True)
+    aus = regress(inputs)
+    probe = torch.randn_like(aus)
+    (gradient,) = torch.autograd.grad((aus * probe).sum(), inputs, create_graph=True)
+    return gradient.abs().flatten(1).sum(1).mean()
 
 
 def regress_only(
@@ -714,6 +711,10 @@ def main() -> None:
         "the true change (cosines against the paired signal's)",
     )
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate of --regress-only")
+    parser.add_argument(
+        "--penalty-norm", choices=("l2", "l1"), default="l2", help="with --regress-only: the --au-penalty's norm"
+    )
+    parser.add_argument("--mixup", type=float, default=0.0, help="with --regress-only: Beta(a, a) blends also read")
     args = parser.parse_args()
     torch.set_num_threads(1)
     style = args.style
@@ -741,8 +742,6 @@ def main() -> None:
         coarse_flow(args.flow_grid)
     if args.colour_gradient:
         colour_gradient(args.colour_gradient)
-    if args.colour_around_warp:
-        colour_around_warp(args.colour_around_warp, grey=args.grey_change)
     generator, critic, config, extra, generator_terms = build(args)
     faces, images, aus = held_out(style)
     with tempfile.TemporaryDirectory() as scratch:
