@@ -320,6 +320,18 @@ def random_framing(x: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+class TrainingFraming(nn.Module):
+    """``random_framing`` while gradients are recorded (the critic's and the generator's steps), the identity
+    when measuring: put before a critic trunk, it reads every real and generated face at a random framing, and
+    the generator's gradient comes back through the framing (DiffAugment, Zhao et al. 2020, with a similarity
+    transform as the augmentation). A change that moves the reading only at one framing then averages out over
+    the steps (an expectation over transformations); one of the face's shapes, which moves with the face, does
+    not."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return random_framing(x) if torch.is_grad_enabled() else x
+
+
 def augmented_reading(
     critic: Critic, weight: float, augment: Callable[[Tensor], Tensor]
 ) -> Callable[[CriticStep], Tensor]:
@@ -454,6 +466,10 @@ def build(
         extra["marks_ignored"] = augmented_reading(critic, weights["expression"] * args.mark_augment, random_marks)
     if args.score_contrast:
         critic.trunk = nn.Sequential(LocalContrast(), critic.trunk)
+    if args.diff_augment in ("au", "all"):
+        critic.au_trunk = nn.Sequential(TrainingFraming(), critic.au_trunk)
+    if args.diff_augment == "all":
+        critic.trunk = nn.Sequential(TrainingFraming(), critic.trunk)
     generator_terms: dict[str, Callable[[GeneratorStep], Tensor]] = {}
     if args.flow_bending:
         generator_terms["flow_bending"] = flow_bending(args.flow_bending)
@@ -489,9 +505,16 @@ class Measure(Callback):
     """Prints the figures every ``every`` iterations."""
 
     def __init__(
-        self, every: int, faces: SyntheticFaces, images: Tensor, aus: Tensor, grid: Path | None = None
+        self,
+        every: int,
+        faces: SyntheticFaces,
+        images: Tensor,
+        aus: Tensor,
+        grid: Path | None = None,
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
     ) -> None:
         self.every, self.faces, self.images, self.aus, self.grid = every, faces, images, aus, grid
+        self.wrap = wrap
         self.start = time.perf_counter()
 
     def on_step_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
@@ -501,6 +524,8 @@ class Measure(Callback):
     def measure(self, trainer: Trainer) -> None:
         generator = trainer.sampling_generator
         was = generator.training
+        if self.wrap is not None:
+            generator = self.wrap(generator)
         report = evaluate(generator, self.faces, num_faces=len(self.faces), seed=0)
         if self.grid is not None:
             self.grid.mkdir(parents=True, exist_ok=True)
@@ -534,7 +559,9 @@ def gradient_alignment(critic: Critic, faces: SyntheticFaces, images: Tensor, au
     cells (``flow8``: as smooth as the recipe's warp). Variants of the reading's gradient: ``smooth`` averages
     it over 8 noisy copies of the face (SmoothGrad, sigma 0.1 on the [-1, 1] scale); ``weighted`` weights each
     AU's error by the reading's R^2 for that AU on 200 other held-out faces (no gradient from AUs it cannot
-    read)."""
+    read); ``framed`` averages it over 8 randomly framed copies (``random_framing``; the gradient taken through
+    the framing back to the face): a change that moves the reading only at one framing averages out, a change of
+    the face's shapes, which moves with the face, does not."""
     truth = truth_for(faces)
     assert truth is not None
     x = as_float_faces(images[:count]).float()
@@ -546,10 +573,13 @@ def gradient_alignment(critic: Critic, faces: SyntheticFaces, images: Tensor, au
         variable = torch.zeros(shape, requires_grad=True)
         return -torch.autograd.grad(loss_of(variable), variable)[0]
 
-    def reading(z: Tensor, au_weights: Tensor | None = None, noise: float = 0.0, copies: int = 1) -> Tensor:
+    def reading(
+        z: Tensor, au_weights: Tensor | None = None, noise: float = 0.0, copies: int = 1, framed: bool = False
+    ) -> Tensor:
         total = z.new_zeros(())
         for _ in range(copies):
-            error = (critic(z + noise * torch.randn_like(z)).aus - targets).pow(2)
+            seen = random_framing(z) if framed else z + noise * torch.randn_like(z)
+            error = (critic(seen).aus - targets).pow(2)
             total = total + (error if au_weights is None else error * au_weights).sum() / copies
         return total
 
@@ -563,6 +593,7 @@ def gradient_alignment(critic: Critic, faces: SyntheticFaces, images: Tensor, au
         "plain": {},
         "smooth": {"noise": 0.1, "copies": 8},
         "weighted": {"au_weights": weights},
+        "framed": {"framed": True, "copies": 8},
     }
     for name, options in variants.items():
         pixel = descent(lambda d: reading(x + d, **options), x.shape)  # noqa: B023  (called at once)
@@ -692,6 +723,14 @@ def main() -> None:
     parser.add_argument("--colour-gradient", type=float, default=0.0, help="most gain of the colour's gradient")
     parser.add_argument("--colour-around-warp", type=float, default=0.0, help="colour = warp(x) + this*tanh")
     parser.add_argument("--grey-change", action="store_true", help="with --colour-around-warp: a grey change")
+    parser.add_argument(
+        "--diff-augment", choices=("none", "au", "all"), default="none",
+        help="read real and generated faces at random framings: the AU trunk's input ('au') or both trunks'",
+    )  # fmt: skip
+    parser.add_argument(
+        "--register", type=Path, default=None,
+        help="the template of a folder written by face_registration.py: measure through the registration",
+    )  # fmt: skip
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
@@ -751,7 +790,13 @@ def main() -> None:
         if args.regress_only:
             regress_only(args, critic, data, faces, images, aus)
             return
-        measure = Measure(args.eval_every, faces, images, aus, args.grid)
+        wrap = None
+        if args.register is not None:  # trained on registered faces: measured on faces in their own framing
+            from face_registration import Registered  # the benchmark beside this one
+
+            template, cache = torch.load(args.register), {}
+            wrap = lambda g: Registered(g, template, cache)  # noqa: E731
+        measure = Measure(args.eval_every, faces, images, aus, args.grid, wrap)
         trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
                           callbacks=[measure], progress=False, critic_losses=extra,
                           generator_losses=generator_terms)  # fmt: skip

@@ -1,0 +1,209 @@
+"""Registering faces to their mean with a similarity transform each: a screen of what framing costs the recipe.
+
+The check-only faces (``style="alternate"``) are each moved by a similarity transform (scale, rotation, shift), and
+that framing is what keeps the fast recipe from drawing on them (docs/fidelity-experiments.md, "Framing is what is
+left"). This registers every face to the mean of the registered faces (congealing with a mean template, Learned-Miller
+2006, optimised per face rather than by a network): the similarity transform that maximises the normalised
+cross-correlation of the blurred gradient magnitude of its grey image, inside a centred Gaussian window, with the
+template's, coarse to fine (blur 3, 2, 1.5, 1, 1 px); the template is the mean of the registered faces after each
+round. Per face it is an optimisation of four numbers, not a learnt network (a spatial transformer trained from the
+paired loss, or by congealing, did not find the framing: same page, "Where the check-only faces are hard").
+
+``python benchmarks/face_registration.py DATA OUT`` writes DATA's faces registered to OUT (``imgs/`` and a copy of
+``aus.csv``) and the template to ``OUT/template.pt``; ``fidelity_steps.py OUT --register OUT/template.pt`` then trains
+on the registered faces and measures on the held-out faces in their own framing (each registered to the template,
+the generator's change mapped back: ``Registered``). ``--check`` prints how well the transforms found on 500 held-out
+check-only faces agree with the renderer's framing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from ganimation_lib import SyntheticFaces
+from ganimation_lib.data import as_float_faces
+from ganimation_lib.models.generator import GeneratorOutput
+
+ROUNDS = (3.0, 2.0, 1.5, 1.0, 1.0)  # the blur of each round, coarse to fine
+
+
+def edge_features(images: Tensor, sigma: float) -> Tensor:
+    """The blurred gradient magnitude of the grey image (B, 1, H, W): edges, whatever the palette."""
+    grey = images.mean(1, keepdim=True)
+    sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
+    gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sobel[None, None])
+    gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sobel.t()[None, None])
+    magnitude = (gx**2 + gy**2 + 1e-6).sqrt()
+    r = int(3 * sigma) + 1
+    taps = torch.exp(-(torch.arange(-r, r + 1).float() ** 2) / (2 * sigma**2))
+    taps = taps / taps.sum()
+    magnitude = F.conv2d(F.pad(magnitude, (r, r, 0, 0), mode="replicate"), taps[None, None, None, :])
+    return F.conv2d(F.pad(magnitude, (0, 0, r, r), mode="replicate"), taps[None, None, :, None])
+
+
+def similarity(params: Tensor) -> Tensor:
+    """(B, 4) log-scale, angle, shift x, shift y (normalised coordinates) -> (B, 2, 3) affine: template -> face."""
+    scale, angle = params[:, 0].exp(), params[:, 1]
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    return torch.stack([torch.stack([cos, -sin, params[:, 2]], 1), torch.stack([sin, cos, params[:, 3]], 1)], 1)
+
+
+def inverse(theta: Tensor) -> Tensor:
+    """The inverse of (B, 2, 3) affine maps: face -> template."""
+    a_inv = torch.linalg.inv(theta[:, :, :2])
+    return torch.cat([a_inv, -(a_inv @ theta[:, :, 2:])], 2)
+
+
+def resample(images: Tensor, theta: Tensor, padding: str = "border") -> Tensor:
+    """``images`` sampled at ``theta``'s map of each output pixel (bilinear)."""
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+def window(size: int) -> Tensor:
+    """A centred Gaussian weight (sigma 0.45 of the half side), a little below the centre, where faces are."""
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    return torch.exp(-(xs**2 + (ys - 0.06) ** 2) / (2 * 0.45**2))[None, None]
+
+
+def correlation(a: Tensor, b: Tensor, weight: Tensor) -> Tensor:
+    """The weighted normalised cross-correlation of each of ``a`` with ``b`` (B,)."""
+    total = weight.sum()
+    a0 = a - (a * weight).sum((2, 3), keepdim=True) / total
+    b0 = b - (b * weight).sum((2, 3), keepdim=True) / total
+    covariance = (weight * a0 * b0).sum((1, 2, 3))
+    return covariance / ((weight * a0**2).sum((1, 2, 3)) * (weight * b0**2).sum((1, 2, 3)) + 1e-8).sqrt()
+
+
+def register(
+    images: Tensor, template: Tensor | None = None, steps: int = 150, batch: int = 500
+) -> tuple[Tensor, Tensor]:
+    """Each face's similarity transform (B, 4) to the template (one (1, 1, H, W) per round, ``len(ROUNDS)``);
+    without ``template`` the template of each round is the mean of the faces registered so far (congealing).
+    Returns the transforms and the templates used."""
+    x = as_float_faces(images).float()
+    weight = window(x.shape[-1])
+    params = torch.zeros(x.shape[0], 4)
+    templates = []
+    for index, sigma in enumerate(ROUNDS):
+        features = edge_features(x, sigma)
+        if template is None:
+            with torch.no_grad():
+                moved = [
+                    resample(features[i : i + batch], similarity(params[i : i + batch]))
+                    for i in range(0, len(x), batch)
+                ]
+                target = torch.cat(moved).mean(0, keepdim=True)
+        else:
+            target = template[index : index + 1]
+        templates.append(target)
+        for start in range(0, len(x), batch):
+            chunk = params[start : start + batch].clone().requires_grad_(True)
+            optimiser = torch.optim.Adam([chunk], lr=0.01)
+            for _ in range(steps):
+                loss = -correlation(resample(features[start : start + batch], similarity(chunk)), target, weight).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    chunk[:, :2].clamp_(-0.4, 0.4)
+                    chunk[:, 2:].clamp_(-0.3, 0.3)
+            params[start : start + batch] = chunk.detach()
+        if template is None:  # the gauge: the mean transform is the identity, the mean face stays put
+            params = params - params.mean(0, keepdim=True)
+    return params, torch.cat(templates)
+
+
+class Registered(nn.Module):
+    """A generator that draws on faces registered to ``template`` and maps its change back: the output is the input
+    plus the change ``G(R(x), t) − R(x)`` moved back into the face's own framing (zero outside), so pixels the
+    generator keeps are returned as they are, unresampled. Transforms are cached per batch of images."""
+
+    def __init__(self, generator: nn.Module, template: Tensor, cache: dict[str, Tensor] | None = None) -> None:
+        super().__init__()
+        self.generator = generator
+        self.register_buffer("template", template)
+        self.cache: dict[str, Tensor] = {} if cache is None else cache
+
+    def transforms(self, images: Tensor) -> Tensor:
+        key = hashlib.sha1(images.detach().float().contiguous().numpy().tobytes()).hexdigest()
+        if key not in self.cache:
+            with torch.enable_grad():  # the registration optimises; evaluate() runs without gradients
+                self.cache[key] = register(images.detach(), self.template)[0]
+        return self.cache[key]
+
+    def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
+        theta = similarity(self.transforms(images))
+        registered = resample(images, theta)
+        out = self.generator(registered, aus)
+        back = inverse(theta)
+        change = resample(out.image - registered, back, padding="zeros")
+        attention = 1 - resample(1 - out.attention, back, padding="zeros")
+        color = resample(out.color, back)
+        return GeneratorOutput(image=(images + change).clamp(-1, 1), color=color, attention=attention)
+
+
+def write_registered(data: Path, out: Path) -> None:
+    """DATA's faces registered to their mean, written to OUT (``imgs/``, ``aus.csv``, ``template.pt``)."""
+    names = sorted(p.name for p in (data / "imgs").iterdir())
+    images = torch.stack([torch.from_numpy(np.array(Image.open(data / "imgs" / n).convert("RGB"))) for n in names])
+    x = images.permute(0, 3, 1, 2).float() / 127.5 - 1
+    params, templates = register(x)
+    (out / "imgs").mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        for start in range(0, len(x), 500):
+            moved = resample(x[start : start + 500], similarity(params[start : start + 500]))
+            pixels = ((moved + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+            for name, picture in zip(names[start : start + 500], pixels, strict=True):
+                Image.fromarray(picture).save(out / "imgs" / name)
+    shutil.copy(data / "aus.csv", out / "aus.csv")
+    torch.save(templates, out / "template.pt")
+    print(f"wrote {len(names)} registered faces and the template to {out}")
+
+
+def check(template: Tensor | None) -> None:
+    """How well the transforms found on 500 held-out check-only faces agree with the renderer's framing: the
+    correlation of each parameter with the truth and the truth's spread left unexplained (residual standard
+    deviation after a linear fit; rotation in degrees, shifts in fractions of the side)."""
+    faces = SyntheticFaces(num_identities=500, items_per_identity=1, image_size=64, seed=777, style="alternate",
+                           au_mix="presets")  # fmt: skip
+    images = torch.stack([faces[i].image for i in range(500)])
+    framing = [faces.look(faces.identity_of(i)).framing for i in range(500)]
+    truth = torch.tensor([[f.scale, f.rotation, f.shift_x, f.shift_y] for f in framing if f is not None])
+    truth[:, 0] = truth[:, 0].log()
+    params, _ = register(images, template)
+    for k, name in enumerate(("log scale", "rotation", "shift x", "shift y")):
+        design = torch.stack([params[:, k], torch.ones(500)], 1)
+        fit = design @ torch.linalg.lstsq(design, truth[:, k : k + 1]).solution
+        r = float(torch.corrcoef(torch.stack([params[:, k], truth[:, k]]))[0, 1])
+        left = float((truth[:, k] - fit[:, 0]).std())
+        print(f"{name:9s}  r {r:+.3f}  spread {float(truth[:, k].std()):.4f} -> left {left:.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, nargs="?", help="a folder written by 'ganimation synthetic'")
+    parser.add_argument("out", type=Path, nargs="?", help="where to write the registered faces")
+    parser.add_argument("--check", action="store_true", help="compare with the held-out faces' framing")
+    parser.add_argument("--template", type=Path, default=None, help="with --check: register to this template")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.check:
+        check(None if args.template is None else torch.load(args.template))
+    elif args.data is not None and args.out is not None:
+        write_registered(args.data, args.out)
+    else:
+        parser.error("give DATA OUT, or --check")
+
+
+if __name__ == "__main__":
+    main()
