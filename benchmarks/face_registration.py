@@ -38,6 +38,7 @@ from ganimation_lib.data import as_float_faces
 from ganimation_lib.models.generator import GeneratorOutput
 
 ROUNDS = (3.0, 2.0, 1.5, 1.0, 1.0)  # the blur of each round, coarse to fine
+MODE = "bilinear"  # how faces are resampled into the template's frame and changes back (``--mode``)
 
 
 def edge_features(images: Tensor, sigma: float) -> Tensor:
@@ -68,9 +69,10 @@ def inverse(theta: Tensor) -> Tensor:
 
 
 def resample(images: Tensor, theta: Tensor, padding: str = "border") -> Tensor:
-    """``images`` sampled at ``theta``'s map of each output pixel (bilinear)."""
+    """``images`` sampled at ``theta``'s map of each output pixel (``MODE``: bilinear or bicubic)."""
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    moved = F.grid_sample(images, grid, mode=MODE, padding_mode=padding, align_corners=False)
+    return moved if MODE == "bilinear" else moved.clamp(-1, 1)  # bicubic overshoots at edges
 
 
 def window(size: int) -> Tensor:
@@ -254,8 +256,11 @@ def main() -> None:
     parser.add_argument("--rounds", default="3,2,1.5,1,1", help="the blur of each round (px), coarse to fine")
     parser.add_argument("--steps", type=int, default=150, help="Adam steps a round")
     parser.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
+    parser.add_argument("--mode", choices=("bilinear", "bicubic"), default="bilinear", help="the resampling")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    global MODE
+    MODE = args.mode
     settings = {"rounds": tuple(float(v) for v in args.rounds.split(",")), "steps": args.steps, "lr": args.lr}
     if args.check:
         check(None if args.template is None else torch.load(args.template), **settings)

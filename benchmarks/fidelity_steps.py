@@ -732,6 +732,7 @@ def main() -> None:
         help="the template of a folder written by face_registration.py: measure through the registration",
     )  # fmt: skip
     parser.add_argument("--register-oracle", action="store_true", help="measure with the true framing undone")
+    parser.add_argument("--register-mode", choices=("bilinear", "bicubic"), default="bilinear", help="resampling")
     parser.add_argument("--ema", type=float, default=None, help="default: the recipe's 0.99")
     parser.add_argument("--grid", type=Path, default=None, help="write evaluate's grid here at each measurement")
     parser.add_argument("--regress-only", action="store_true")
@@ -792,15 +793,15 @@ def main() -> None:
             regress_only(args, critic, data, faces, images, aus)
             return
         wrap = None
+        if args.register is not None or args.register_oracle:
+            import face_registration  # the benchmark beside this one
+
+            face_registration.MODE = args.register_mode
         if args.register is not None:  # trained on registered faces: measured on faces in their own framing
-            from face_registration import Registered  # the benchmark beside this one
-
             template, cache = torch.load(args.register), {}
-            wrap = lambda g: Registered(g, template, cache)  # noqa: E731
+            wrap = lambda g: face_registration.Registered(g, template, cache)  # noqa: E731
         if args.register_oracle:  # the held-out faces' true framing undone
-            from face_registration import OracleRegistered
-
-            oracle = OracleRegistered(nn.Identity(), faces)
+            oracle = face_registration.OracleRegistered(nn.Identity(), faces)
             wrap = lambda g: (setattr(oracle, "generator", g), oracle)[1]  # noqa: E731
         measure = Measure(args.eval_every, faces, images, aus, args.grid, wrap)
         trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
