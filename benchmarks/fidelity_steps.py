@@ -48,6 +48,14 @@ flags the harness runs it; the recipe before it is ``--generator color_residual=
 
     python benchmarks/fidelity_steps.py data_default --style default --seed 3 --colour-around-warp 0.5
 
+The screens of the seventh session (docs/fidelity-experiments.md, "Framing is what the grey change leaves"):
+``--penalty-norm l1`` and ``--mixup`` (readings alone), the ``framed`` row of ``--alignment``, ``--diff-augment``,
+and ``--register``/``--register-oracle`` with a folder written by ``benchmarks/face_registration.py`` (trained on
+registered faces, measured back in the faces' own framing):
+
+    python benchmarks/face_registration.py data_alternate data_registered
+    python benchmarks/fidelity_steps.py data_registered --register data_registered/template.pt --steps 3200
+
 ``--style alternate-unframed`` renders the check-only faces without their framing (scale, shift, rotation);
 its training folder must be written by ``--write-unframed DIR`` (``ganimation synthetic`` has no such style).
 """
