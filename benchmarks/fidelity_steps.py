@@ -808,9 +808,13 @@ def main() -> None:
         if args.register is not None:  # trained on registered faces: measured on faces in their own framing
             template, cache = torch.load(args.register), {}
             wrap = lambda g: face_registration.Registered(g, template, cache)  # noqa: E731
-        if args.register_oracle:  # the held-out faces' true framing undone
+        if args.register_oracle:  # the held-out faces' true framing undone (its lookup table built once)
             oracle = face_registration.OracleRegistered(nn.Identity(), faces)
-            wrap = lambda g: (setattr(oracle, "generator", g), oracle)[1]  # noqa: E731
+
+            def wrap(generator: nn.Module) -> nn.Module:
+                oracle.generator = generator
+                return oracle
+
         measure = Measure(args.eval_every, faces, images, aus, args.grid, wrap)
         trainer = Trainer(generator=generator, critic=critic, config=config, output_dir=Path(scratch) / "run",
                           callbacks=[measure], progress=False, critic_losses=extra,
