@@ -13,6 +13,9 @@ from .generator import GeneratorOutput as GeneratorOutput
 from .onnx_contract import OnnxContract as OnnxContract
 from .onnx_export import OnnxExtraMissingError as OnnxExtraMissingError
 from .onnx_export import export_onnx as export_onnx
+from .registered import RegisteredGenerator as RegisteredGenerator
+from .registered import drawing_model as drawing_model
+from .registration import FaceRegistration as FaceRegistration
 
 __all__ = [
     "XK",
@@ -20,12 +23,15 @@ __all__ = [
     "CriticConfig",
     "CriticOutput",
     "Discriminator",
+    "FaceRegistration",
     "Generator",
     "GeneratorConfig",
     "GeneratorOutput",
     "OnnxContract",
     "OnnxExtraMissingError",
+    "RegisteredGenerator",
     "Residual",
+    "drawing_model",
     "export_onnx",
     "init_official_",
 ]

@@ -25,8 +25,9 @@ from .config import (
     WeightInit,
 )
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
-from .inputs import check_au_batch, check_image_batch
+from .inputs import check_au_batch, check_generator_size, check_image_batch
 from .pretrained import PretrainedMixin
+from .registration import FaceRegistration
 from .warp import FlowHead, warp_images
 
 __all__ = ["GENERATOR_PRESETS", "Generator", "GeneratorConfig", "GeneratorOutput", "WeightInit"]
@@ -103,6 +104,10 @@ class GeneratorConfig(ConfigMixin):
             drawn by a 32 px network, four times fewer operations, while the pixels kept from the input stay
             sharp. The fast recipe uses 2 from 64 px up: in ten CPU minutes it trains 2.5× more iterations and
             ends closer to the true pictures (``docs/training.md``). Adds no parameter.
+        face_registration: True: for faces framed differently one from another, it holds a template of its
+            training faces ([`FaceRegistration`][ganimation_lib.models.registration.FaceRegistration]; the Trainer
+            builds it) and [`drawing_model`][ganimation_lib.models.registered.drawing_model] draws on faces
+            registered to it. Adds no parameter.
     """
 
     image_size: int = 128
@@ -124,6 +129,7 @@ class GeneratorConfig(ConfigMixin):
     color_residual_grey: bool = False
     warp_range: float | None = None
     draw_downsample: int = 1
+    face_registration: bool = False
 
     def __post_init__(self) -> None:
         owner = "GeneratorConfig"
@@ -134,7 +140,8 @@ class GeneratorConfig(ConfigMixin):
         check_int_range(owner, "down_kernel_size", self.down_kernel_size, 1, MAX_KERNEL_SIZE)
         check_int_range(owner, "up_kernel_size", self.up_kernel_size, 1, MAX_KERNEL_SIZE)
         check_int_range(owner, "num_residual_blocks", self.num_residual_blocks, 0, MAX_RESIDUAL_BLOCKS)
-        for flag in ("au_modulation", "norm_affine", "conv_bias", "residual_relu", "color_residual_grey"):
+        flags = ("au_modulation", "norm_affine", "conv_bias", "residual_relu", "color_residual_grey")
+        for flag in (*flags, "face_registration"):
             check_bool(owner, flag, getattr(self, flag))
         if self.image_size % 4 != 0 or self.image_size < 8:
             raise ValueError(
@@ -308,17 +315,16 @@ class Generator(nn.Module, PretrainedMixin):
         self.attention_head = nn.Conv2d(d, 1, **{**head, "bias": config.attention_bias is not None})
         if config.weight_init == "official":
             init_official_(self)
-        if self.modulation is not None:
-            for layer in films:  # start as the unmodulated network
-                nn.init.zeros_(layer.weight)
-                nn.init.zeros_(layer.bias)
+        if self.modulation is not None:  # start as the unmodulated network
+            for parameter in self.modulation.parameters():
+                nn.init.zeros_(parameter)
         if config.attention_bias is not None and self.attention_head.bias is not None:
-            with torch.no_grad():
-                self.attention_head.bias.fill_(float(config.attention_bias))
+            nn.init.constant_(self.attention_head.bias, float(config.attention_bias))
         if config.color_residual_around == "warp":  # the colour starts as the warped input itself
             nn.init.zeros_(self.color_head.weight)
         # Built last and zero-initialised: without a warp the other weights draw the same random numbers.
         self.flow_head = None if config.warp_range is None else FlowHead(d << (n - 1), config.warp_range)
+        self.registration = FaceRegistration(config.image_size) if config.face_registration else None
 
     @property
     def num_aus(self) -> int:
@@ -339,13 +345,7 @@ class Generator(nn.Module, PretrainedMixin):
                 f"images and aus must be torch.Tensors, got {type(images).__name__} and {type(aus).__name__}"
             )
         check_image_batch(images)
-        h, w = images.shape[-2:]
-        step = 2**self.config.num_downsamplings * self.config.draw_downsample
-        if h % step or w % step or h < 2 * step or w < 2 * step:
-            raise ValueError(
-                f"image size {h}x{w} cannot go through the generator: H and W must be multiples of {step} "
-                f"and at least {2 * step}; resize to {self.config.image_size}x{self.config.image_size}"
-            )
+        check_generator_size(images, self.config.image_size, self.config.num_downsamplings, self.config.draw_downsample)
         # Reading a CUDA tensor's values waits for the GPU; in training mode on an accelerator the Trainer's
         # non-finite-loss guard catches NaN/inf AUs instead, so the values are not checked there.
         on_accelerator = self.training and aus.device.type != "cpu"

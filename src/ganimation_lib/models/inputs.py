@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_au_batch", "check_image_batch"]
+__all__ = ["check_au_batch", "check_generator_size", "check_image_batch"]
 
 
 def check_image_batch(images: object) -> None:
@@ -57,4 +57,16 @@ def check_au_batch(aus: Tensor, num_aus: int, batch_size: int, values: bool = Tr
     if values and aus.is_floating_point() and not bool(torch.isfinite(aus).all()):
         raise ValueError(
             "aus contains NaN or infinite values; replace missing AU values (e.g. with 0) before calling the generator"
+        )
+
+
+def check_generator_size(images: Tensor, image_size: int, num_downsamplings: int, draw_downsample: int) -> None:
+    """Raise a ``ValueError`` unless ``images``' H and W go through a generator that downsamples
+    ``num_downsamplings`` times after reducing by ``draw_downsample`` (multiples of the total, at least twice it)."""
+    h, w = images.shape[-2:]
+    step = 2**num_downsamplings * draw_downsample
+    if h % step or w % step or h < 2 * step or w < 2 * step:
+        raise ValueError(
+            f"image size {h}x{w} cannot go through the generator: H and W must be multiples of {step} "
+            f"and at least {2 * step}; resize to {image_size}x{image_size}"
         )

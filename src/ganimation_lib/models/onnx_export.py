@@ -182,7 +182,8 @@ def export_onnx(
         OnnxExtraMissingError: If onnx or onnxscript is not installed (an ``ImportError``).
         TypeError: If ``generator`` is not a [`Generator`][ganimation_lib.models.generator.Generator].
         ValueError: If the path does not end in ``.onnx``, is a folder or lies under a file; if ``opset`` is
-            below 18; if ``dynamic_size=True`` is asked of a warping generator or ``image_size`` does not fit it.
+            below 18; if the generator registers faces (a ``face_registration`` template); if
+            ``dynamic_size=True`` is asked of a warping generator or ``image_size`` does not fit it.
         FileExistsError: If the file exists and ``overwrite`` is ``False``.
         OutputWriteError: If the disk is full or the folder is not writable (nothing is half-written).
     """
@@ -193,6 +194,12 @@ def export_onnx(
             "Generator.from_pretrained(folder) or load_checkpoint(path, kind='generator')"
         )
     config = model.config
+    if model.registration is not None and model.registration.is_built:
+        raise ValueError(
+            "this generator draws on faces registered to its template (its training faces' framing varied), a "
+            "search that ONNX cannot hold: the exported network would draw on unregistered faces. Use it in Python "
+            "(ganimation edit/animate/evaluate register the faces), or train it on aligned faces"
+        )
     target = _check_path(path, overwrite)
     opset = DEFAULT_OPSET if opset is None else opset
     if not isinstance(opset, int) or isinstance(opset, bool) or opset < _MIN_OPSET:
