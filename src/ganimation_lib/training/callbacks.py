@@ -25,6 +25,7 @@ from ..atomic_files import append_whole, remove_stale_temporaries
 from ..data.image_io import as_float_faces
 from ..errors import writing
 from ..inference.visuals import make_sample_grid, save_image
+from ..models.registered import drawing_model
 from .checkpoint import CHECKPOINT_PATTERN, checkpoint_path, prune_checkpoints, save_training_state
 from .config import TrainerConfig
 from .hooks import Callback as Callback
@@ -160,7 +161,7 @@ class SampleGrid(Callback):
         was_training = model.training
         model.eval()
         try:
-            grid = make_sample_grid(model, images, targets, names=names, labelled=True)
+            grid = make_sample_grid(drawing_model(model), images, targets, names=names, labelled=True)
         finally:
             model.train(was_training)
         path = save_image(grid, self.folder / f"step-{trainer.step:09d}.png")

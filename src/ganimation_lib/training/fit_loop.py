@@ -1,6 +1,7 @@
 """What one [`Trainer.fit`][ganimation_lib.training.trainer.Trainer.fit] does around the iterations.
 
-In order: check the data, collect the held-out batch, restore a checkpoint, work out the limits, call
+In order: check the data, collect the held-out batch, restore a checkpoint, register the training faces (a
+generator with ``face_registration=True``), work out the limits, call
 ``on_fit_start``, validate at step 0, set the run's random states, then iterate epoch by epoch
 ([`train_step`][ganimation_lib.training.trainer.Trainer.train_step], validation when due, ``on_step_end``) until a
 limit, ``max_time`` or [`request_stop`][ganimation_lib.training.trainer.Trainer.request_stop] ends the run; validate
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..data.sample import AUSample
 from .checkpoint import latest_checkpoint, load_training_state
 from .distributed import rank_seed
+from .registered_data import register_training_data
 from .rng import restore_rng_state, seed_global_rngs
 from .sampling import EpochLoader, TrainingData
 from .validation import HeldOut, collect_fixed_batch
@@ -51,16 +53,7 @@ def run_fit(
     (a resume takes the checkpoint's instead; a new run seeds them with ``config.seed``).
     """
     cfg = trainer.config
-    loader = EpochLoader(
-        data,
-        sampler,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        num_workers=cfg.num_workers,
-        rank=trainer.rank,
-        world_size=trainer.world_size,
-        pin_memory=trainer.device.type == "cuda",
-    )
+    started = time.monotonic()
     if val_data is not None:
         trainer.held_out = HeldOut.collect(val_data, cfg.num_validation_samples, cfg.seed)
         trainer.fixed_batch = trainer.held_out.batch
@@ -72,16 +65,29 @@ def run_fit(
         state = load_training_state(resume_from, map_location="cpu")
         trainer.load_state_dict(state)
         run_rng = _rank_rng(trainer, state)
-        _check_world_size(trainer, loader, state)
         path = Path(resume_from)
         trainer.last_checkpoint = latest_checkpoint(path) if path.is_dir() else path
     elif trainer.step == 0:
         run_rng = None  # a new run (even on a trainer that ran before) starts from the seed
+    # A generator that registers faces trains on registered ones; the time counts against max_time (after the
+    # resume, which restores its template).
+    data = register_training_data(trainer, data)
+    loader = EpochLoader(
+        data,
+        sampler,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        num_workers=cfg.num_workers,
+        rank=trainer.rank,
+        world_size=trainer.world_size,
+        pin_memory=trainer.device.type == "cuda",
+    )
+    if resume_from is not None:
+        _check_world_size(trainer, loader, state)
 
     max_steps, max_epochs = _limits(trainer, loader)
     trainer.planned_steps = max_steps
     trainer.stop_reason = ""
-    started = time.monotonic()
     for cb in trainer.callbacks:
         cb.on_fit_start(trainer)
     try:

@@ -27,6 +27,7 @@ from ..face_layout import CanonicalFace
 from ..losses import CriticLossTerm, CriticStep, GeneratorLossTerm, GeneratorStep
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig, GeneratorOutput
+from ..models.registered import drawing_model
 from ..models.unwrap import unwrap_model, without_compile
 from .callbacks import default_callbacks as built_in_callbacks
 from .checkpoint import CHECKPOINT_FORMAT, restore_trainer_state, trainer_state
@@ -171,6 +172,7 @@ class Trainer:
         self.objective = config.objective(critic_losses=critic_losses, generator_losses=generator_losses)
 
         self.output_dir = None if output_dir is None else Path(output_dir)
+        self.show_progress = progress
         built_in = built_in_callbacks(self.output_dir, config, progress=progress, sample_targets=sample_targets)
         self.callbacks: list[Callback] = arrange_callbacks([*(built_in if default_callbacks else []), *callbacks])
 
@@ -334,7 +336,7 @@ class Trainer:
         if held_out is None:
             raise ValueError("no validation data: pass val_data to fit() before calling validate()")
         self.last_validation = validate(
-            self.sampling_generator,
+            drawing_model(self.sampling_generator),  # faces in their own framing (face_registration)
             self.critic,
             held_out.batch,
             device=self.device,
