@@ -28,6 +28,7 @@ from .inference import animate, save_gif, to_pil, to_tensor
 from .inference.visuals import make_sample_grid, save_image, tile_columns, to_uint8
 from .models.critic import CriticConfig
 from .models.generator import GeneratorConfig
+from .models.registered import drawing_model
 from .training import Callback, Trainer, TrainerConfig
 from .training.recipes import recipe_configs
 
@@ -252,7 +253,7 @@ def run_demo(
     start, end = curve.rows[0], curve.rows[-1]
 
     files: dict[str, Path] = {}
-    model = trainer.sampling_generator.eval()
+    model = drawing_model(trainer.sampling_generator.eval())
     faces = list(range(6))
     batch = torch.stack([val[i].image for i in faces])
     grid = make_sample_grid(model, batch, targets, names=DEMO_EXPRESSIONS, labelled=True)

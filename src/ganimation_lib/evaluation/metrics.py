@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from ..aus import AU_NAMES
 from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
+from ..models.registered import drawing_model
 from ..training.validation import truth_for
 from .regressor import AURegressor
 
@@ -240,7 +241,7 @@ def evaluate(
     indices = held_out_faces(len(data), num_faces, seed)  # type: ignore[arg-type]
     donors = derangement(len(indices), seed, pairing)
     truth = truth_for(data)
-    generator = generator.to(target_device).eval()
+    generator = drawing_model(generator.to(target_device).eval())  # faces in their own framing
     if regressor is not None:
         regressor = regressor.to(target_device).eval()
     sums = _Sums()

@@ -19,6 +19,7 @@ from ..atomic_files import atomic_text
 from ..data.image_io import as_float_faces
 from ..data.sample import AUSample
 from ..inference.visuals import save_image, tile_columns, to_uint8
+from ..models.registered import drawing_model
 from ..training.validation import truth_for
 from .metrics import EvaluationReport
 
@@ -63,7 +64,7 @@ def evaluation_grid(
         asked = as_float_faces(torch.stack([data[i].image for i in donors])).float()
         targets = torch.stack([data[i].aus for i in donors]).float()
     target_device = torch.device(device)
-    out = generator.to(target_device).eval()(images.to(target_device), targets.to(target_device))
+    out = drawing_model(generator.to(target_device).eval())(images.to(target_device), targets.to(target_device))
     columns = [to_uint8(images), to_uint8(asked), to_uint8(out.image), to_uint8(out.attention), to_uint8(out.color)]
     truth = truth_for(data)
     if truth is not None:

@@ -44,6 +44,7 @@ from ..data.image_io import upright
 from ..face_layout import CANONICAL_FACE, CanonicalFace
 from ..faces.align import SimilarityTransform, warp_to_photo
 from ..models.generator import Generator
+from ..models.registered import drawing_model
 from ..models.unwrap import unwrap_model
 from ..models.warp import warp_images
 from .face_box import Box, face_region
@@ -362,6 +363,7 @@ def run_jobs(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     parameter = next(generator.parameters())
+    drawer = drawing_model(generator)  # a generator trained on registered faces registers them
     results: list[_R] = []
     with _evaluating(generator), progress_bar(len(jobs), progress, desc) as bar:
         for start in range(0, len(jobs), batch_size):
@@ -369,7 +371,7 @@ def run_jobs(
             inputs = torch.stack([faces[i].model_input for i, _ in chunk]).to(parameter.dtype)
             aus = torch.stack([a for _, a in chunk]).to(device=parameter.device, dtype=parameter.dtype)
             with torch.inference_mode():
-                out = generator(inputs, aus)
+                out = drawer(inputs, aus)
             # Composition runs outside inference mode so returned tensors are ordinary tensors.
             with torch.no_grad():
                 color, attention = out.color.clone(), out.attention.clone()
