@@ -36,36 +36,10 @@ from torch import Tensor, nn
 from ganimation_lib import SyntheticFaces
 from ganimation_lib.data import as_float_faces
 from ganimation_lib.models.generator import GeneratorOutput
+from ganimation_lib.models.registration import edge_map, invert_maps, similarity_maps, weighted_correlation
 
 ROUNDS = (3.0, 2.0, 1.5, 1.0, 1.0)  # the blur of each round, coarse to fine
 MODE = "bilinear"  # how faces are resampled into the template's frame and changes back (``--mode``)
-
-
-def edge_features(images: Tensor, sigma: float) -> Tensor:
-    """The blurred gradient magnitude of the grey image (B, 1, H, W): edges, whatever the palette."""
-    grey = images.mean(1, keepdim=True)
-    sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
-    gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sobel[None, None])
-    gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sobel.t()[None, None])
-    magnitude = (gx**2 + gy**2 + 1e-6).sqrt()
-    r = int(3 * sigma) + 1
-    taps = torch.exp(-(torch.arange(-r, r + 1).float() ** 2) / (2 * sigma**2))
-    taps = taps / taps.sum()
-    magnitude = F.conv2d(F.pad(magnitude, (r, r, 0, 0), mode="replicate"), taps[None, None, None, :])
-    return F.conv2d(F.pad(magnitude, (0, 0, r, r), mode="replicate"), taps[None, None, :, None])
-
-
-def similarity(params: Tensor) -> Tensor:
-    """(B, 4) log-scale, angle, shift x, shift y (normalised coordinates) -> (B, 2, 3) affine: template -> face."""
-    scale, angle = params[:, 0].exp(), params[:, 1]
-    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    return torch.stack([torch.stack([cos, -sin, params[:, 2]], 1), torch.stack([sin, cos, params[:, 3]], 1)], 1)
-
-
-def inverse(theta: Tensor) -> Tensor:
-    """The inverse of (B, 2, 3) affine maps: face -> template."""
-    a_inv = torch.linalg.inv(theta[:, :, :2])
-    return torch.cat([a_inv, -(a_inv @ theta[:, :, 2:])], 2)
 
 
 def resample(images: Tensor, theta: Tensor, padding: str = "border") -> Tensor:
@@ -79,15 +53,6 @@ def window(size: int) -> Tensor:
     """A centred Gaussian weight (sigma 0.45 of the half side), a little below the centre, where faces are."""
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
     return torch.exp(-(xs**2 + (ys - 0.06) ** 2) / (2 * 0.45**2))[None, None]
-
-
-def correlation(a: Tensor, b: Tensor, weight: Tensor) -> Tensor:
-    """The weighted normalised cross-correlation of each of ``a`` with ``b`` (B,)."""
-    total = weight.sum()
-    a0 = a - (a * weight).sum((2, 3), keepdim=True) / total
-    b0 = b - (b * weight).sum((2, 3), keepdim=True) / total
-    covariance = (weight * a0 * b0).sum((1, 2, 3))
-    return covariance / ((weight * a0**2).sum((1, 2, 3)) * (weight * b0**2).sum((1, 2, 3)) + 1e-8).sqrt()
 
 
 def register(
@@ -106,11 +71,11 @@ def register(
     params = torch.zeros(x.shape[0], 4)
     templates = []
     for index, sigma in enumerate(rounds):
-        features = edge_features(x, sigma)
+        features = edge_map(x, sigma)
         if template is None:
             with torch.no_grad():
                 moved = [
-                    resample(features[i : i + batch], similarity(params[i : i + batch]))
+                    resample(features[i : i + batch], similarity_maps(params[i : i + batch]))
                     for i in range(0, len(x), batch)
                 ]
                 target = torch.cat(moved).mean(0, keepdim=True)
@@ -121,7 +86,9 @@ def register(
             chunk = params[start : start + batch].clone().requires_grad_(True)
             optimiser = torch.optim.Adam([chunk], lr=lr)
             for _ in range(steps):
-                loss = -correlation(resample(features[start : start + batch], similarity(chunk)), target, weight).mean()
+                loss = -weighted_correlation(
+                    resample(features[start : start + batch], similarity_maps(chunk)), target, weight
+                ).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -150,14 +117,14 @@ class Registered(nn.Module):
         key = hashlib.sha1(images.detach().float().contiguous().numpy().tobytes()).hexdigest()
         if key not in self.cache:
             with torch.enable_grad():  # the registration optimises; evaluate() runs without gradients
-                self.cache[key] = similarity(register(images.detach(), self.template)[0])
+                self.cache[key] = similarity_maps(register(images.detach(), self.template)[0])
         return self.cache[key]
 
     def forward(self, images: Tensor, aus: Tensor) -> GeneratorOutput:
         theta = self.transforms(images)
         registered = resample(images, theta)
         out = self.generator(registered, aus)
-        back = inverse(theta)
+        back = invert_maps(theta)
         change = resample(out.image - registered, back, padding="zeros")
         attention = 1 - resample(1 - out.attention, back, padding="zeros")
         color = resample(out.color, back)
@@ -212,7 +179,7 @@ def write_registered(data: Path, out: Path, oracle: bool = False, **settings: ob
         templates = torch.zeros(1, 1, 1, 1)
     else:
         params, templates = register(x, **settings)  # type: ignore[arg-type]
-        thetas = similarity(params)
+        thetas = similarity_maps(params)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         for start in range(0, len(x), 500):
@@ -262,12 +229,12 @@ def main() -> None:
     global MODE
     MODE = args.mode
     settings = {"rounds": tuple(float(v) for v in args.rounds.split(",")), "steps": args.steps, "lr": args.lr}
-    if args.check:
-        check(None if args.template is None else torch.load(args.template), **settings)
-    elif args.data is not None and args.out is not None:
+    if args.data is not None and args.out is not None and not args.check:
         write_registered(args.data, args.out, args.oracle, **settings)
-    else:
-        parser.error("give DATA OUT, or --check")
+    elif args.data is not None and not args.check:
+        parser.error("give DATA and OUT, or --check")
+    else:  # --check, and what `make benchmarks` runs without arguments
+        check(None if args.template is None else torch.load(args.template, weights_only=True), **settings)
 
 
 if __name__ == "__main__":

@@ -73,14 +73,19 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     resolution at 64 px, reduced 2× at 128 px) on a trunk of its own (32 base channels, a 4×4 map), trained
     at a quarter of the critic's learning rate and smoothed against single pixels by
     [`fast_trainer`][ganimation_lib.training.recipes.fast_trainer]'s AU gradient penalty: a head that sees
-    the fine detail and that speckles cannot steer. Measured in ``docs/training.md``.
+    the fine detail and that speckles cannot steer. From 64 px up the generator may also register its faces
+    (``face_registration``): when the training faces' framing varies from face to face (moved, turned, zoomed,
+    with no landmarks to align them by) the Trainer registers them to a template of their own edges and the
+    generator draws on registered faces; faces framed alike are drawn on as they are
+    ([`register_training_data`][ganimation_lib.training.registered_data.register_training_data]). Measured in
+    ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
         >>> g.conv_dim, g.au_modulation, g.warp_range, g.draw_downsample, c.input_downsample, c.final_size
         (16, True, 0.15, 2, 2, 4)
-        >>> g.color_residual, g.color_residual_around, g.color_residual_grey
-        (0.5, 'warp', True)
+        >>> g.color_residual, g.color_residual_around, g.color_residual_grey, g.face_registration
+        (0.5, 'warp', True, True)
         >>> c.au_trunk_conv_dim, c.au_trunk_depth, c.au_trunk_input_downsample, c.au_final_size
         (32, 4, 1, 4)
         >>> fast_networks(32)[0].au_modulation
@@ -99,6 +104,7 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         color_residual_around="warp" if large else "input",
         color_residual_grey=large,
         draw_downsample=2 if large else 1,
+        face_registration=large,
     )
     downsample = 2 if large else 1
     # The AU reading sees the face at 64 px (reduced 2x at 128 px, 4x from 256 px): at 128 px a full-resolution
