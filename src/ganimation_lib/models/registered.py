@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .generator import Generator, GeneratorOutput
+from .generator import Generator, GeneratorConfig, GeneratorOutput
 from .registration import invert_maps, warp_with_maps
 from .warp import warp_images
 
@@ -60,7 +60,7 @@ class RegisteredGenerator(nn.Module):
         self._last: tuple[Tensor, Tensor] | None = None
 
     @property
-    def config(self) -> object:
+    def config(self) -> GeneratorConfig:
         """The wrapped generator's config."""
         return self.generator.config
 
