@@ -88,3 +88,13 @@ def test_uint8_faces_register_like_float_ones() -> None:
     float_maps = fresh.find(as_float_faces(as_bytes))
     assert torch.allclose(registration.find(as_bytes), float_maps, atol=1e-6)
     assert not torch.allclose(float_maps, torch.eye(2, 3).expand_as(float_maps), atol=1e-3)
+
+
+def test_it_searches_inside_inference_mode() -> None:
+    """Pipelines draw under torch.inference_mode; the search needs autograd all the same."""
+    faces = _faces(4)
+    registration = FaceRegistration(32, steps=5)
+    with torch.inference_mode():
+        registration.build_template(faces)
+        maps = registration.find(faces.flip(-1))
+    assert registration.is_built and maps.shape == (4, 2, 3) and not maps.is_inference()

@@ -237,6 +237,10 @@ class FaceRegistration(nn.Module):
         The mean transform is kept at the identity, so the template stays where the faces are on average.
         ``progress`` is called with the number of faces searched after each batch of each round. Returns how much
         the faces' framing varies (by the transforms that registered them)."""
+        with torch.inference_mode(False):  # a search needs ordinary tensors, whatever mode the caller is in
+            return self._build_template(images, progress)
+
+    def _build_template(self, images: Tensor, progress: Callable[[int], None] | None) -> FramingSpread:
         faces = self._faces(images)
         params = torch.zeros(len(faces), 4, device=faces.device)
         templates = []
@@ -286,6 +290,10 @@ class FaceRegistration(nn.Module):
                 "this FaceRegistration has no template yet; build it with build_template(training faces), or "
                 "load a generator trained with face_registration=True"
             )
+        with torch.inference_mode(False):  # pipelines draw in inference mode; the search needs ordinary tensors
+            return self._find(images, progress)
+
+    def _find(self, images: Tensor, progress: Callable[[int], None] | None) -> Tensor:
         faces = self._faces(images)
         key = hashlib.sha1(faces.cpu().numpy().tobytes()).hexdigest()
         if key in self._found:
