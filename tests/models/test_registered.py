@@ -45,7 +45,10 @@ def test_drawing_model_wraps_only_a_generator_with_a_template() -> None:
         RegisteredGenerator(unbuilt)
     with pytest.raises(ValueError, match="does not register faces"):
         RegisteredGenerator(plain)
-    assert isinstance(drawing_model(_registering()), RegisteredGenerator)
+    registering = _registering()
+    assert isinstance(drawing_model(registering), RegisteredGenerator)
+    wrapped = drawing_model(torch.nn.DataParallel(registering))  # a wrapper is looked through, not trusted
+    assert isinstance(wrapped, RegisteredGenerator) and wrapped.generator is registering
 
 
 @pytest.mark.parametrize("overrides", [WARPING, {"color_residual": 0.5}, {}], ids=["warp", "residual", "absolute"])

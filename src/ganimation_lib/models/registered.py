@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from .generator import Generator, GeneratorConfig, GeneratorOutput
 from .registration import invert_maps, warp_with_maps
+from .unwrap import unwrap_model
 from .warp import warp_images
 
 __all__ = ["RegisteredGenerator", "drawing_model"]
@@ -95,7 +96,9 @@ class RegisteredGenerator(nn.Module):
 def drawing_model(generator: nn.Module) -> nn.Module:
     """What draws on faces in their own framing: a
     [`RegisteredGenerator`][ganimation_lib.models.registered.RegisteredGenerator] for a generator that registers
-    faces (``face_registration=True``, template built), ``generator`` itself for any other module."""
-    if isinstance(generator, Generator) and generator.registration is not None and generator.registration.is_built:
-        return RegisteredGenerator(generator)
+    faces (``face_registration=True``, template built; looked for through ``torch.compile`` and data-parallel
+    wrappers, which the search does not go through), ``generator`` itself for any other module."""
+    inner = unwrap_model(generator)
+    if isinstance(inner, Generator) and inner.registration is not None and inner.registration.is_built:
+        return RegisteredGenerator(inner)
     return generator
