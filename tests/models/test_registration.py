@@ -36,7 +36,7 @@ def test_a_moved_face_is_found_where_it_was_moved_to() -> None:
     assert unmoved_error > 0.1  # the test would not notice a registration that found nothing
 
 
-def test_the_template_keeps_the_mean_framing_of_its_faces() -> None:
+def test_the_faces_that_built_the_template_are_moved_little_on_average() -> None:
     faces = _faces()
     registration = FaceRegistration(32)
     registration.build_template(faces)

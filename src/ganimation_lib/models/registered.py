@@ -55,8 +55,7 @@ class RegisteredGenerator(nn.Module):
                 f"RegisteredGenerator needs a generator trained with GeneratorConfig(face_registration=True); this one "
                 f"{state}. Call the generator itself, or drawing_model(generator), which picks the right one"
             )
-        self.generator = generator
-        self.registration = registration
+        self.generator = generator  # its registration is reached through it, not registered here a second time
         # The maps of the last output drawn: the cycle feeds G(x, t).image straight back, in x's framing.
         self._last: tuple[Tensor, Tensor] | None = None
 
@@ -70,7 +69,9 @@ class RegisteredGenerator(nn.Module):
         self.generator.check_inputs(images, aus)
         last = self._last
         same_faces = last is not None and last[0] is images
-        maps = last[1] if last is not None and same_faces else self.registration.find(images).to(images.dtype)
+        registration = self.generator.registration
+        assert registration is not None  # checked when wrapped
+        maps = last[1] if last is not None and same_faces else registration.find(images).to(images.dtype)
         back = invert_maps(maps)
         registered = warp_with_maps(images, maps)
         out = self.generator(registered, aus)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -225,22 +224,20 @@ class FaceRegistration(nn.Module):
                 f"faces to register must be (B, 3, {self.image_size}, {self.image_size}), got {tuple(images.shape)}; "
                 "resize them to the size the registration (the generator) was built for"
             )
-        with torch.inference_mode(False):  # pipelines call in inference mode; the search needs gradients
-            faces = images.detach()
-            if faces.dtype == torch.uint8:  # AUDataset(uint8_images=True): scaled as data.image_io.as_float_faces does
-                return faces.float().mul_(2 / 255).sub_(1.0)
-            return faces.float().clone()
+        faces = images.detach()
+        if faces.dtype == torch.uint8:  # AUDataset(uint8_images=True): scaled as data.image_io.as_float_faces does
+            return faces.float().mul_(2 / 255).sub_(1.0)
+        return faces.float().clone()  # an ordinary tensor even when the caller's was made in inference mode
 
-    def build_template(self, images: Tensor, progress: Callable[[int], None] | None = None) -> FramingSpread:
+    def build_template(self, images: Tensor) -> FramingSpread:
         """Build the template from ``images`` (N, 3, S, S), [-1, 1] or uint8: congealing, each round registering
         every face to the mean of the faces registered in the round before (the first: the faces as they are).
         The mean transform is kept at the identity, so the template stays where the faces are on average.
-        ``progress`` is called with the number of faces searched after each batch of each round. Returns how much
-        the faces' framing varies (by the transforms that registered them)."""
+        Returns how much the faces' framing varies (by the transforms that registered them)."""
         with torch.inference_mode(False):  # a search needs ordinary tensors, whatever mode the caller is in
-            return self._build_template(images, progress)
+            return self._build_template(images)
 
-    def _build_template(self, images: Tensor, progress: Callable[[int], None] | None) -> FramingSpread:
+    def _build_template(self, images: Tensor) -> FramingSpread:
         faces = self._faces(images)
         params = torch.zeros(len(faces), 4, device=faces.device)
         templates = []
@@ -254,7 +251,7 @@ class FaceRegistration(nn.Module):
                     ]
                 ).mean(0, keepdim=True)
             templates.append(template)
-            params = self._search(self._reduced(edges, blur), self._reduced(template, blur), params, progress)
+            params = self._search(self._reduced(edges, blur), self._reduced(template, blur), params)
             params = params - params.mean(0, keepdim=True)
         with torch.no_grad():
             self.templates.copy_(torch.cat(templates).to(self.templates))
@@ -275,7 +272,7 @@ class FaceRegistration(nn.Module):
             self.num_faces.zero_()
         self._found.clear()
 
-    def find(self, images: Tensor, progress: Callable[[int], None] | None = None) -> Tensor:
+    def find(self, images: Tensor) -> Tensor:
         """The (B, 2, 3) maps from the template's framing into each of ``images``' (B, 3, S, S).
 
         The maps of the last few batches are remembered by their pixels, so drawing twice on the same faces
@@ -291,9 +288,9 @@ class FaceRegistration(nn.Module):
                 "load a generator trained with face_registration=True"
             )
         with torch.inference_mode(False):  # pipelines draw in inference mode; the search needs ordinary tensors
-            return self._find(images, progress)
+            return self._find(images)
 
-    def _find(self, images: Tensor, progress: Callable[[int], None] | None) -> Tensor:
+    def _find(self, images: Tensor) -> Tensor:
         faces = self._faces(images)
         key = hashlib.sha1(faces.cpu().numpy().tobytes()).hexdigest()
         if key in self._found:
@@ -302,7 +299,7 @@ class FaceRegistration(nn.Module):
         params = torch.zeros(len(faces), 4, device=faces.device)
         for index, blur in enumerate(self.blurs):
             template = self._reduced(self.templates[index : index + 1].to(faces), blur)
-            params = self._search(self._reduced(edge_map(faces, blur), blur), template, params, progress)
+            params = self._search(self._reduced(edge_map(faces, blur), blur), template, params)
         maps = similarity_maps(params)
         self._found[key] = maps
         if len(self._found) > _CACHED_BATCHES:
@@ -319,11 +316,12 @@ class FaceRegistration(nn.Module):
         factor = self._reduction(blur)
         return edges if factor == 1 else F.avg_pool2d(edges, factor)
 
-    def _search(self, edges: Tensor, template: Tensor, start: Tensor, progress: Callable[[int], None] | None) -> Tensor:
-        """Each face's parameters maximising its correlation with ``template``, from ``start``."""
+    def _search(self, edges: Tensor, template: Tensor, start: Tensor) -> Tensor:
+        """Each face's parameters maximising its correlation with ``template``, from ``start`` (called outside
+        inference mode by ``build_template`` and ``find``)."""
         weight = _window(edges.shape[-1], edges.device)
         found = start.clone()
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.enable_grad():  # evaluate and the pipelines draw under no_grad
             for first in range(0, len(edges), self.batch_size):
                 chunk = start[first : first + self.batch_size].clone().requires_grad_(True)
                 optimiser = torch.optim.Adam([chunk], lr=self.lr)
@@ -337,6 +335,4 @@ class FaceRegistration(nn.Module):
                         chunk[:, :2].clamp_(-_MAX_LOG_SCALE_OR_ANGLE, _MAX_LOG_SCALE_OR_ANGLE)
                         chunk[:, 2:].clamp_(-_MAX_SHIFT, _MAX_SHIFT)
                 found[first : first + self.batch_size] = chunk.detach()
-                if progress is not None:
-                    progress(len(chunk))
         return found
