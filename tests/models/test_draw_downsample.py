@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ganimation_lib import Generator, GeneratorConfig
+from ganimation_lib.models.draw_resolution import maps_at_face_size
 from tests.conftest import tiny_generator_config
 
 
@@ -83,3 +84,50 @@ def test_the_setting_survives_save_and_load(tmp_path: Path) -> None:
     assert loaded.config.draw_downsample == 2
     images, aus = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 17)
     torch.testing.assert_close(loaded(images, aus).image, generator(images, aus).image)
+
+
+def test_shuffled_maps_give_each_face_pixel_its_own_value() -> None:
+    # A change finer than the reduced pixel's 2x2 block: only the top-left pixel of each block is drawn. Bilinear
+    # upsampling cannot make it; with draw_upsample="shuffle" each head draws one value per face pixel.
+    config = tiny_generator_config(image_size=64, draw_downsample=2, draw_upsample="shuffle", attention_bias=0.0)
+    generator = Generator(config)
+    assert generator.color_head.out_channels == 3 * 4 and generator.attention_head.out_channels == 4
+    with torch.no_grad():
+        generator.color_head.weight.zero_()  # the colour is tanh(0) = 0 everywhere
+        generator.attention_head.weight.zero_()
+        generator.attention_head.bias.copy_(torch.tensor([-40.0, 40.0, 40.0, 40.0]))  # type: ignore[union-attr]
+    images, aus = torch.rand(2, 3, 64, 64) * 0.8 + 0.1, torch.rand(2, 17)
+    out = generator(images, aus)
+    drawn = torch.zeros(64, 64, dtype=torch.bool)
+    drawn[0::2, 0::2] = True
+    assert out.attention[..., drawn].max() < 1e-6 and out.attention[..., ~drawn].min() > 1 - 1e-6
+    assert out.image[..., drawn].abs().max() < 1e-6  # the colour, 0, on every drawn pixel
+    torch.testing.assert_close(out.image[..., ~drawn], images[..., ~drawn])  # the input on the others
+
+
+def test_shuffled_grey_colour_averages_the_three_channels_of_each_face_pixel() -> None:
+    # The colour head's channels are colour-major (red's four sub-pixels, then green's, then blue's).
+    color = torch.zeros(1, 12, 4, 4)
+    for channel in range(3):
+        for sub_pixel in range(4):
+            color[0, channel * 4 + sub_pixel] = 3.0 * sub_pixel + channel  # grey of sub-pixel k: 3k + 1
+    grey, attention = maps_at_face_size(color, torch.zeros(1, 4, 4, 4), (8, 8), 2, "shuffle", grey=True)
+    assert grey.shape == (1, 1, 8, 8) and attention.shape == (1, 1, 8, 8)
+    assert grey[0, 0, :2, :2].tolist() == [[1.0, 4.0], [7.0, 10.0]]
+    assert torch.equal(grey[0, 0, 2:4, 2:4], grey[0, 0, :2, :2])  # every block alike, as the reduced pixels are
+
+
+@pytest.mark.parametrize("upsample", ["bilinear", "shuffle"])
+def test_the_upsampling_survives_save_and_load(tmp_path: Path, upsample: str) -> None:
+    torch.manual_seed(0)
+    generator = Generator(tiny_generator_config(image_size=64, draw_downsample=2, draw_upsample=upsample))
+    generator.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g")
+    assert loaded.config.draw_upsample == upsample
+    images, aus = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 17)
+    torch.testing.assert_close(loaded(images, aus).image, generator(images, aus).image)
+
+
+def test_an_unknown_upsampling_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"draw_upsample.*'nearest'"):
+        GeneratorConfig(image_size=64, draw_downsample=2, draw_upsample="nearest")  # type: ignore[arg-type]

@@ -85,15 +85,12 @@ def fused_heads(features: Tensor, color_head: nn.Conv2d, attention_head: nn.Conv
         >>> torch.allclose(c, color(f), atol=1e-5) and torch.allclose(a, attention(f), atol=1e-5)
         True
     """
+    heads = (color_head, attention_head)
     weight = torch.cat([color_head.weight, attention_head.weight], dim=0)
     bias = None
     if color_head.bias is not None or attention_head.bias is not None:
-        bias = torch.cat(
-            [
-                color_head.bias if color_head.bias is not None else weight.new_zeros(color_head.out_channels),
-                attention_head.bias if attention_head.bias is not None else weight.new_zeros(1),
-            ]
-        )
+        biases = [head.bias if head.bias is not None else weight.new_zeros(head.out_channels) for head in heads]
+        bias = torch.cat(biases)
     padded, pad = _padded(features, color_head, _same_padding(color_head))
     out = F.conv2d(padded, weight, bias, padding=pad)
     return out[:, : color_head.out_channels], out[:, color_head.out_channels :]

@@ -24,6 +24,7 @@ from .config import (
     PaddingMode,
     WeightInit,
 )
+from .draw_resolution import DRAW_UPSAMPLES, DrawUpsample, head_values_per_pixel, maps_at_face_size
 from .fast_convs import conv_image_and_tiled_aus, fused_heads
 from .inputs import check_au_batch, check_generator_size, check_image_batch
 from .pretrained import PretrainedMixin
@@ -104,6 +105,10 @@ class GeneratorConfig(ConfigMixin):
             drawn by a 32 px network, four times fewer operations, while the pixels kept from the input stay
             sharp. The fast recipe uses 2 from 64 px up: in ten CPU minutes it trains 2.5× more iterations and
             ends closer to the true pictures (``docs/training.md``). Adds no parameter.
+        draw_upsample: How the reduced drawing's colour and attention come back to ``image_size``
+            ([`ganimation_lib.models.draw_resolution`][ganimation_lib.models.draw_resolution]): ``"bilinear"``
+            interpolates them; ``"shuffle"`` draws ``draw_downsample²`` values per reduced pixel, one per face
+            pixel (wider head convolutions). No effect at ``draw_downsample=1``.
         face_registration: True: for faces framed differently one from another, it holds a template of its
             training faces ([`FaceRegistration`][ganimation_lib.models.registration.FaceRegistration]; the Trainer
             builds it) and [`drawing_model`][ganimation_lib.models.registered.drawing_model] draws on faces
@@ -129,6 +134,7 @@ class GeneratorConfig(ConfigMixin):
     color_residual_grey: bool = False
     warp_range: float | None = None
     draw_downsample: int = 1
+    draw_upsample: DrawUpsample = "bilinear"
     face_registration: bool = False
 
     def __post_init__(self) -> None:
@@ -172,6 +178,7 @@ class GeneratorConfig(ConfigMixin):
         if warp is not None and (not is_finite_number(warp) or not 0 < warp <= 1):
             raise ValueError(f"{owner}.warp_range={short_repr(warp)} must be None or a number in (0, 1] (e.g. 0.15)")
         check_choice(owner, "color_residual_around", self.color_residual_around, COLOR_BASES)
+        check_choice(owner, "draw_upsample", self.draw_upsample, DRAW_UPSAMPLES)
         around_warp = self.color_residual_around == "warp"
         if (around_warp or self.color_residual_grey) and (scale is None or (around_warp and warp is None)):
             raise ValueError(
@@ -293,14 +300,10 @@ class Generator(nn.Module, PretrainedMixin):
             XK("ck", 3 + config.num_aus, d, kernel_size=7, padding_mode=config.padding_mode, **trunk),
             *(XK("dk", d << i, d << (i + 1), kernel_size=config.down_kernel_size, **trunk) for i in range(n)),
         )
+        residual_options: dict[str, Any] = {"padding_mode": config.padding_mode, **trunk}
         self.bottleneck = nn.Sequential(
             *(
-                Residual(
-                    d << n,
-                    padding_mode=config.padding_mode,
-                    relu_after_second_norm=config.residual_relu,
-                    **trunk,
-                )
+                Residual(d << n, relu_after_second_norm=config.residual_relu, **residual_options)
                 for _ in range(config.num_residual_blocks)
             )
         )
@@ -311,8 +314,9 @@ class Generator(nn.Module, PretrainedMixin):
         films = [nn.Linear(config.num_aus, 2 * c) for c in stages] if config.au_modulation else []
         self.modulation = nn.ModuleList(films) if films else None
         head: dict[str, Any] = {"kernel_size": 7, "padding": 3, "padding_mode": config.padding_mode, "bias": False}
-        self.color_head = nn.Conv2d(d, 3, **head)
-        self.attention_head = nn.Conv2d(d, 1, **{**head, "bias": config.attention_bias is not None})
+        per_pixel = head_values_per_pixel(config.draw_downsample, config.draw_upsample)
+        self.color_head = nn.Conv2d(d, 3 * per_pixel, **head)
+        self.attention_head = nn.Conv2d(d, per_pixel, **{**head, "bias": config.attention_bias is not None})
         if config.weight_init == "official":
             init_official_(self)
         if self.modulation is not None:  # start as the unmodulated network
@@ -378,12 +382,8 @@ class Generator(nn.Module, PretrainedMixin):
         color_logits, attention_logits = fused_heads(features, self.color_head, self.attention_head)
         color, attention = torch.tanh(color_logits), torch.sigmoid(attention_logits)
         residual, grey = self.config.color_residual, self.config.color_residual_grey
-        if grey:  # one grey channel, taken at the drawing size: only it goes through the upsampling
-            color = color.mean(dim=1, keepdim=True)
         size = (full.shape[-2], full.shape[-1])
-        if scale > 1:
-            color = F.interpolate(color, size=size, mode="bilinear", align_corners=False)
-            attention = F.interpolate(attention, size=size, mode="bilinear", align_corners=False)
+        color, attention = maps_at_face_size(color, attention, size, scale, self.config.draw_upsample, grey=grey)
         if grey:
             color = color.expand(-1, 3, -1, -1)
         if residual is not None and self.config.color_residual_around == "input":
