@@ -18,7 +18,7 @@ def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
     trainer, generator, critic = _configs("--recipe", "fast", "--image-size", "64")
     expected_generator, expected_critic = fast_networks(64)
     assert generator == expected_generator and critic == expected_critic
-    assert generator.au_modulation and generator.draw_downsample == 2
+    assert generator.au_modulation and generator.draw_downsample == 2 and generator.draw_upsample == "shuffle"
     assert critic.input_downsample == 2 and critic.final_size == 4
     assert trainer == fast_trainer(64) and trainer.loss_weights.color_smoothness == 10.0
     assert (trainer.n_critic, trainer.generator_lr, trainer.gradient_penalty_mode) == (1, 1e-3, "critic_step")

@@ -69,9 +69,11 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     attention can open where the warp cannot draw, an open mouth, and no hue can be painted where it does),
     and it draws at half resolution (``draw_downsample=2``: the maps come from a
     network that sees the face at half size and are composed with the full-resolution input, so a CPU
-    trains 2.5× more iterations in the same time). The critic's AU head reads the face at 64 px (full
-    resolution at 64 px, reduced 2× at 128 px) on a trunk of its own (32 base channels, a 4×4 map), trained
-    at a quarter of the critic's learning rate and smoothed against single pixels by
+    trains 2.5× more iterations in the same time), each head drawing one value for every full-size pixel
+    (``draw_upsample="shuffle"``: a change finer than the reduced pixel, a lid's line, can be drawn). The
+    critic's AU head reads the face at 64 px (full resolution at 64 px, reduced 2× at 128 px) on a trunk of
+    its own (32 base channels, a 4×4 map), trained at a quarter of the critic's learning rate and smoothed
+    against single pixels by
     [`fast_trainer`][ganimation_lib.training.recipes.fast_trainer]'s AU gradient penalty: a head that sees
     the fine detail and that speckles cannot steer. From 64 px up the generator may also register its faces
     (``face_registration``): when the training faces' framing varies from face to face (moved, turned, zoomed,
@@ -84,8 +86,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         >>> g, c = fast_networks(64)
         >>> g.conv_dim, g.au_modulation, g.warp_range, g.draw_downsample, c.input_downsample, c.final_size
         (16, True, 0.15, 2, 2, 4)
-        >>> g.color_residual, g.color_residual_around, g.color_residual_grey, g.face_registration
-        (0.5, 'warp', True, True)
+        >>> g.color_residual, g.color_residual_around, g.color_residual_grey, g.draw_upsample, g.face_registration
+        (0.5, 'warp', True, 'shuffle', True)
         >>> c.au_trunk_conv_dim, c.au_trunk_depth, c.au_trunk_input_downsample, c.au_final_size
         (32, 4, 1, 4)
         >>> fast_networks(32)[0].au_modulation
@@ -104,6 +106,7 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         color_residual_around="warp" if large else "input",
         color_residual_grey=large,
         draw_downsample=2 if large else 1,
+        draw_upsample="shuffle" if large else "bilinear",
         face_registration=large,
     )
     downsample = 2 if large else 1
