@@ -54,7 +54,7 @@ def maps_at_face_size(
     """
     per_pixel = head_values_per_pixel(scale, upsample)
     if grey:
-        color = color.unflatten(1, (3, per_pixel)).mean(dim=1)
+        color = color.reshape(color.shape[0], 3, per_pixel, *color.shape[2:]).mean(dim=1)
     if scale == 1:
         return color, attention
     if per_pixel > 1:
