@@ -25,6 +25,7 @@ def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
     # The AU reading: a full-resolution trunk of its own, smoothed, learning at a quarter of the critic's rate.
     assert (critic.au_trunk_conv_dim, critic.au_trunk_input_downsample, critic.au_final_size) == (32, 1, 4)
     assert trainer.loss_weights.au_gradient_penalty == 10.0 and trainer.au_lr_scale == 0.25
+    assert trainer.ema_decay == 0.999  # the slower generator average where a 10-minute run settles
 
 
 def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
@@ -35,6 +36,7 @@ def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
     for size in (48, 96, 192, 256, 512):
         assert fast_networks(size)[1].au_trunk_input_downsample in (1, 2, 4)  # a valid config at every size
     assert generator.draw_downsample == 2 and trainer == fast_trainer(128)
+    assert trainer.ema_decay == 0.99  # still learning at the end of a CPU run: a slower average would lag
 
 
 def test_the_au_reading_of_the_fast_recipe_can_be_switched_back_by_flags() -> None:
