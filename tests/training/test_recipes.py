@@ -26,6 +26,8 @@ def test_fast_recipe_at_64_px_needs_no_other_flag() -> None:
     assert (critic.au_trunk_conv_dim, critic.au_trunk_input_downsample, critic.au_final_size) == (32, 1, 4)
     assert trainer.loss_weights.au_gradient_penalty == 10.0 and trainer.au_lr_scale == 0.25
     assert trainer.ema_decay == 0.999  # the slower generator average where a 10-minute run settles
+    # ...with more pressure towards the expression, and the warp's sub-pixel moves dropped when drawing.
+    assert trainer.loss_weights.expression == 36.0 and generator.warp_threshold == 0.1
 
 
 def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
@@ -37,6 +39,7 @@ def test_fast_recipe_at_128_px_keeps_the_maps_it_was_measured_with() -> None:
         assert fast_networks(size)[1].au_trunk_input_downsample in (1, 2, 4)  # a valid config at every size
     assert generator.draw_downsample == 2 and trainer == fast_trainer(128)
     assert trainer.ema_decay == 0.99  # still learning at the end of a CPU run: a slower average would lag
+    assert trainer.loss_weights.expression == 30.0 and generator.warp_threshold == 0.0  # not measured at 128 px
 
 
 def test_the_au_reading_of_the_fast_recipe_can_be_switched_back_by_flags() -> None:

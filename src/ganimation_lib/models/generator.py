@@ -59,10 +59,8 @@ class GeneratorConfig(ConfigMixin):
         conv_dim: Filters of the first ``c7s1`` unit; doubled by each of the two downsamplings.
         num_residual_blocks: Residual blocks at the bottleneck resolution (0 allowed: no bottleneck).
         num_downsamplings: Stride-2 convolutions before the bottleneck (2 official: 1/4 resolution), each
-            doubling the channels, mirrored by as many transposed convolutions. 3 gives a 64 px face the
-            structure a 32 px face has with 2 (an 8×8 bottleneck that sees the whole face) for about 20 % more
-            compute; measured at 64 px and left out of the fast recipe, which draws a 64 px face at half size
-            instead (``draw_downsample``). Other values change the state-dict layout.
+            doubling the channels, mirrored by as many transposed convolutions (other values change the
+            state-dict layout). The fast recipe draws a 64 px face at half size instead (``draw_downsample``).
         padding_mode: Padding of the 7×7 and residual convolutions (``"zeros"`` official,
             ``"reflect"`` CycleGAN). Strided convolutions always pad with zeros, as in both codebases.
         norm_affine: InstanceNorm with learned scale/shift (official) or without (replicate).
@@ -73,7 +71,7 @@ class GeneratorConfig(ConfigMixin):
         weight_init: ``"official"`` (conv weights N(0, 0.02), biases 0) or ``"pytorch"`` (PyTorch defaults).
         attention_bias: ``None`` (official): the attention head has no bias. A number gives it a bias
             initialised to that value, so the generator starts close to the identity (``A = sigmoid(bias)``,
-            e.g. 3.0 → A ≈ 0.95); the fast recipes use it. It adds one parameter and one state-dict key.
+            e.g. 3.0 → A ≈ 0.95; the fast recipes). It adds one parameter and one state-dict key.
         au_modulation: ``False`` (official): the AUs enter only as constant input channels, and the first
             InstanceNorm removes a constant, so they reach the face's centre only through the zero padding
             at the borders, the weaker the larger the image. ``True`` also modulates the features after
@@ -83,8 +81,7 @@ class GeneratorConfig(ConfigMixin):
         color_residual: ``None`` (official): the colour head paints an absolute image, ``C = tanh(h)``. A
             number ``s`` makes it paint a bounded change of the input, ``C = clamp(x + s·tanh(h), −1, 1)``:
             where the attention opens by mistake the output stays near the input instead of taking an
-            untrained colour, so the face stays clean while the expression is learnt (measured in
-            ``docs/training.md``). It adds no parameter.
+            untrained colour (``docs/training.md``). It adds no parameter.
         color_residual_around: What ``color_residual``'s change is painted around: ``"input"`` (the unmoved
             input) or ``"warp"`` (needs ``warp_range``: the warped input, ``C = clamp(warp(x) + s·tanh(h))``, with
             the colour head zero-initialised, so ``C`` starts as the warped face and opening the attention costs
@@ -96,19 +93,19 @@ class GeneratorConfig(ConfigMixin):
             flow head after the first upsampling that moves the input's pixels by up to ``r`` (normalised coordinates,
             1 = half the image) before the blend, ``A·warp(input) + (1−A)·C``
             ([`ganimation_lib.models.warp`][ganimation_lib.models.warp]): brows, lids and mouth corners move with their
-            own colours
-            instead of being repainted. Zero-initialised, so training starts from the official behaviour;
-            the fast recipe uses 0.15 from 64 px up. Adds ``flow_head.*`` state-dict keys.
+            own colours instead of being repainted. Zero-initialised, so training starts from the official
+            behaviour; the fast recipe uses 0.15 from 64 px up. Adds ``flow_head.*`` state-dict keys.
+        warp_threshold: With ``warp_range``, when drawing (eval mode) every warp vector is this many pixels
+            shorter and shorter ones vanish ([`shorten_flow`][ganimation_lib.models.warp.shorten_flow]): the
+            moves of a fraction of a pixel that training against a critic leaves all over the face only soften
+            it. Training is unchanged. 0 (default): off; the fast recipe: 0.1 at 64 px.
         draw_downsample: 1 (official): the networks see the face at ``image_size``. 2 or 4: they see it reduced
-            by that factor (anti-aliased), and their attention, colour and flow are upsampled bilinearly and
-            composed with the full-resolution input, as ``edit`` composes them with a photo: a 64 px face is
-            drawn by a 32 px network, four times fewer operations, while the pixels kept from the input stay
-            sharp. The fast recipe uses 2 from 64 px up: in ten CPU minutes it trains 2.5× more iterations and
-            ends closer to the true pictures (``docs/training.md``). Adds no parameter.
-        draw_upsample: How the reduced drawing's colour and attention come back to ``image_size``
-            ([`ganimation_lib.models.draw_resolution`][ganimation_lib.models.draw_resolution]): ``"bilinear"``
-            interpolates them; ``"shuffle"`` draws ``draw_downsample²`` values per reduced pixel, one per face
-            pixel (wider head convolutions). No effect at ``draw_downsample=1``.
+            by that factor (anti-aliased), and their maps are brought back to ``image_size`` and composed with
+            the full-resolution input, which stays sharp where it is kept: four times fewer operations at 2.
+            The fast recipe uses 2 from 64 px up (2.5× more iterations in ten CPU minutes). Adds no parameter.
+        draw_upsample: How the reduced drawing's maps come back to ``image_size`` (``"bilinear"`` interpolates
+            them; ``"shuffle"`` draws ``draw_downsample²`` values per reduced pixel, one per face pixel, with wider
+            head convolutions: [`draw_resolution`][ganimation_lib.models.draw_resolution]). No effect at 1.
         face_registration: True: for faces framed differently one from another, it holds a template of its
             training faces ([`FaceRegistration`][ganimation_lib.models.registration.FaceRegistration]; the Trainer
             builds it) and [`drawing_model`][ganimation_lib.models.registered.drawing_model] draws on faces
@@ -133,6 +130,7 @@ class GeneratorConfig(ConfigMixin):
     color_residual_around: ColorBase = "input"
     color_residual_grey: bool = False
     warp_range: float | None = None
+    warp_threshold: float = 0.0
     draw_downsample: int = 1
     draw_upsample: DrawUpsample = "bilinear"
     face_registration: bool = False
@@ -174,9 +172,11 @@ class GeneratorConfig(ConfigMixin):
             raise ValueError(
                 f"{owner}.color_residual={short_repr(scale)} must be None or a number in (0, 2] (e.g. 1.0)"
             )
-        warp = self.warp_range
+        warp, threshold = self.warp_range, self.warp_threshold
         if warp is not None and (not is_finite_number(warp) or not 0 < warp <= 1):
             raise ValueError(f"{owner}.warp_range={short_repr(warp)} must be None or a number in (0, 1] (e.g. 0.15)")
+        if not is_finite_number(threshold) or not 0 <= threshold <= 8 or (threshold and warp is None):
+            raise ValueError(f"{owner}.warp_threshold={short_repr(threshold)} must be 0 or up to 8 px, with warp_range")
         check_choice(owner, "color_residual_around", self.color_residual_around, COLOR_BASES)
         check_choice(owner, "draw_upsample", self.draw_upsample, DRAW_UPSAMPLES)
         around_warp = self.color_residual_around == "warp"
@@ -255,8 +255,7 @@ class GeneratorOutput:
             ``attention * warp(input, flow) + (1 - attention) * color``; ``None`` otherwise.
         color_change: With ``GeneratorConfig.color_residual_around="warp"``, the change painted around the
             warped input, ``color = clamp(warp(input, flow) + color_change, −1, 1)``: what the colour-smoothness
-            term smooths (not the face's own edges) and what ``edit`` adds to a photo's own warped pixels;
-            ``None`` otherwise.
+            term smooths (not the face's own edges) and what ``edit`` adds to a photo's warped pixels, else ``None``.
     """
 
     image: Tensor
@@ -327,7 +326,8 @@ class Generator(nn.Module, PretrainedMixin):
         if config.color_residual_around == "warp":  # the colour starts as the warped input itself
             nn.init.zeros_(self.color_head.weight)
         # Built last and zero-initialised: without a warp the other weights draw the same random numbers.
-        self.flow_head = None if config.warp_range is None else FlowHead(d << (n - 1), config.warp_range)
+        warp, threshold = config.warp_range, config.warp_threshold
+        self.flow_head = None if warp is None else FlowHead(d << (n - 1), warp, threshold_pixels=threshold)
         self.registration = FaceRegistration(config.image_size) if config.face_registration else None
 
     @property

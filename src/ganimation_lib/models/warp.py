@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FlowHead", "warp_images"]
+__all__ = ["FlowHead", "shorten_flow", "warp_images"]
 
 
 class FlowHead(nn.Module):
@@ -28,6 +28,8 @@ class FlowHead(nn.Module):
         channels: Channels of the features it reads.
         max_shift: The largest displacement, in normalised coordinates (0.15 moves a pixel by up to 7.5 %
             of the image side).
+        threshold_pixels: When drawing (eval mode), every vector is shortened by this many pixels
+            ([`shorten_flow`][ganimation_lib.models.warp.shorten_flow]); training sees the flow as predicted.
 
     Examples:
         >>> head = FlowHead(channels=8, max_shift=0.15)
@@ -35,16 +37,39 @@ class FlowHead(nn.Module):
         0.0
     """
 
-    def __init__(self, channels: int, max_shift: float) -> None:
+    def __init__(self, channels: int, max_shift: float, threshold_pixels: float = 0.0) -> None:
         super().__init__()
         self.max_shift = float(max_shift)
+        self.threshold_pixels = float(threshold_pixels)
         self.conv = nn.Conv2d(channels, 2, kernel_size=3, padding=1, bias=False)
         nn.init.zeros_(self.conv.weight)
 
     def forward(self, features: Tensor, size: tuple[int, int]) -> Tensor:
         """The flow at ``size`` (H, W), from ``features`` at any lower resolution."""
         flow = self.max_shift * torch.tanh(self.conv(features))
-        return F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+        flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+        # Only when drawing: through a threshold the zero-initialised flow would get no gradient and never learn.
+        return flow if self.training or not self.threshold_pixels else shorten_flow(flow, self.threshold_pixels)
+
+
+def shorten_flow(flow: Tensor, pixels: float) -> Tensor:
+    """``flow`` (B, 2, H, W) with every vector ``pixels`` shorter, in pixels of an H×W image, and the vectors
+    shorter than that set to zero (a soft threshold).
+
+    A move of a fraction of a pixel does not move a feature; through the bilinear resampling it only blends each
+    pixel with its neighbours. A generator trained against a critic makes such moves all over the face.
+
+    Examples:
+        >>> flow = torch.zeros(1, 2, 4, 4)
+        >>> flow[0, 0, 0, 0], flow[0, 0, 0, 1] = 1.0, 0.1  # 2 px and 0.2 px to the right (half the side is 2 px)
+        >>> shorten_flow(flow, 0.5)[0, 0, 0, :2].tolist()
+        [0.75, 0.0]
+    """
+    h, w = flow.shape[-2:]
+    to_pixels = flow.new_tensor([w / 2, h / 2]).view(1, 2, 1, 1)
+    # The squared length plus a tiny epsilon: a zero vector gets a finite gradient if anyone differentiates this.
+    length = (flow * to_pixels).square().sum(1, keepdim=True).add(1e-12).sqrt()
+    return flow * ((length - pixels).clamp(min=0) / length)
 
 
 def warp_images(images: Tensor, flow: Tensor) -> Tensor:

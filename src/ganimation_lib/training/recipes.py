@@ -79,8 +79,10 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
     (``face_registration``): when the training faces' framing varies from face to face (moved, turned, zoomed,
     with no landmarks to align them by) the Trainer registers them to a template of their own edges and the
     generator draws on registered faces; faces framed alike are drawn on as they are
-    ([`register_training_data`][ganimation_lib.training.registered_data.register_training_data]). Measured in
-    ``docs/training.md``.
+    ([`register_training_data`][ganimation_lib.training.registered_data.register_training_data]). At 64 px,
+    when drawing, the warp's moves are 0.1 px shorter and shorter ones vanish (``warp_threshold``): a move of a
+    fraction of a pixel, which the generator makes all over the face against its critic, only softens it.
+    Measured in ``docs/training.md``.
 
     Examples:
         >>> g, c = fast_networks(64)
@@ -90,8 +92,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         (0.5, 'warp', True, 'shuffle', True)
         >>> c.au_trunk_conv_dim, c.au_trunk_depth, c.au_trunk_input_downsample, c.au_final_size
         (32, 4, 1, 4)
-        >>> fast_networks(32)[0].au_modulation
-        False
+        >>> [(fast_networks(n)[0].au_modulation, fast_networks(n)[0].warp_threshold) for n in (32, 64, 128)]
+        [(False, 0.0), (True, 0.1), (True, 0.0)]
     """
     large = image_size > 32
     generator = GeneratorConfig(
@@ -108,6 +110,8 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         draw_downsample=2 if large else 1,
         draw_upsample="shuffle" if large else "bilinear",
         face_registration=large,
+        # Measured at 64 px only, with fast_trainer's expression weight there (docs/fidelity-experiments.md).
+        warp_threshold=0.1 if large and image_size <= 64 else 0.0,
     )
     downsample = 2 if large else 1
     # The AU reading sees the face at 64 px (reduced 2x at 128 px, 4x from 256 px): at 128 px a full-resolution
@@ -135,8 +139,9 @@ def fast_trainer(image_size: int = 64, **overrides: Any) -> TrainerConfig:
     [`fast_networks`][ganimation_lib.training.recipes.fast_networks]). At 64 px the generator average is
     slower (``ema_decay=0.999`` instead of 0.99): once a 10-minute run's drawing has settled (after about 1,500
     of its 3,000 iterations) the outputs on held-out faces wander from step to step, and the average over the
-    last thousand steps is closer to their true pictures. At 128 px a 10-minute CPU run is still learning at its
-    end, where so slow an average lags; a long run there can pass ``ema_decay=0.999`` itself.
+    last thousand steps is closer to their true pictures. That average draws less, so at 64 px the expression
+    weighs 36 instead of 30. At 128 px a 10-minute CPU run is still learning at its end, where so slow an
+    average lags; a long run there can pass ``ema_decay=0.999`` itself.
 
     Examples:
         >>> fast_trainer(64).loss_weights.color_smoothness, fast_trainer(32).loss_weights.color_smoothness
@@ -145,14 +150,20 @@ def fast_trainer(image_size: int = 64, **overrides: Any) -> TrainerConfig:
         (0.999, 0.99, 0.99)
         >>> fast_trainer(64).loss_weights.au_gradient_penalty, fast_trainer(64).au_lr_scale
         (10.0, 0.25)
+        >>> [fast_trainer(size).loss_weights.expression for size in (32, 64, 128)]
+        [30.0, 36.0, 30.0]
     """
     base = TrainerConfig.fast()
     if image_size > 32:
         weights = {**base.loss_weights.to_dict(), "color_smoothness": 10.0, "au_gradient_penalty": 10.0}
-        # A slower generator average where a 10-minute CPU run settles (64 px); from 128 px up the preset's own:
-        # a CPU run is still learning at its end, and an average over its last ~1,000 steps would lag it.
-        slower_average: dict[str, Any] = {"ema_decay": 0.999} if image_size <= 64 else {}
-        base = TrainerConfig.fast(loss_weights=LossWeights(**weights), au_lr_scale=0.25, **slower_average)
+        # At 64 px, where a 10-minute CPU run settles: a slower generator average, and more pressure towards the
+        # expression, which the average and fast_networks' warp threshold keep clean. From 128 px up the preset's
+        # own: a CPU run is still learning at its end, and an average over its last ~1,000 steps would lag it.
+        settled: dict[str, Any] = {}
+        if image_size <= 64:
+            weights["expression"] = 36.0
+            settled = {"ema_decay": 0.999}
+        base = TrainerConfig.fast(loss_weights=LossWeights(**weights), au_lr_scale=0.25, **settled)
     return TrainerConfig.from_dict({**base.to_dict(), **_plain(overrides)})
 
 
