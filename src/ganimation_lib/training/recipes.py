@@ -120,7 +120,7 @@ def fast_networks(image_size: int = 64, num_aus: int = 17) -> tuple[GeneratorCon
         draw_downsample=2 if large else 1,
         draw_upsample="shuffle" if large else "bilinear",
         face_registration=large,
-        # Measured with fast_trainer's expression weight there (docs/fidelity-experiments.md).
+        # Measured at 64 px together with fast_trainer's expression weight (docs/fidelity-experiments.md).
         warp_threshold=0.1 if _settles_in_ten_minutes(image_size) else 0.0,
     )
     downsample = 2 if large else 1
