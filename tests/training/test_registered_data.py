@@ -106,3 +106,24 @@ def test_the_framing_spread_tells_framed_faces_from_aligned_ones() -> None:
         spreads[style] = FaceRegistration(32).build_template(torch.stack([data[i].image for i in range(24)]))
     assert not spreads["default"].varies and spreads["alternate"].varies
     assert spreads["alternate"].rotation > 3 * spreads["default"].rotation
+
+
+@pytest.mark.parametrize(("style", "builds"), [("default", [12]), ("alternate", [12, 24])])
+def test_the_framing_is_read_from_a_few_faces_before_the_full_template_is_built(
+    monkeypatch: pytest.MonkeyPatch, style: str, builds: list[int]
+) -> None:
+    from ganimation_lib.training import registered_data
+
+    monkeypatch.setattr(registered_data, "SCREEN_FACES", 12)
+    trainer = _trainer()
+    registration = trainer.generator.registration
+    assert registration is not None
+    sizes: list[int] = []
+    build = registration.build_template
+    registration.build_template = lambda faces: sizes.append(len(faces)) or build(faces)  # type: ignore[method-assign]
+    data = SyntheticFaces(num_identities=24, items_per_identity=1, image_size=32, seed=2, style=style)
+    registered = register_training_data(trainer, data)
+    assert sizes == builds  # faces framed alike stop after the screen; framed ones get the template of all 24
+    assert registration.is_built == (style == "alternate")
+    assert int(registration.num_faces) == (24 if style == "alternate" else 0)
+    assert isinstance(registered, RegisteredFaces) == (style == "alternate")
